@@ -1,0 +1,90 @@
+/**
+ * NAME
+ *   config/schema - every setting BlockSmith has, its default, its bounds
+ *
+ * DESCRIPTION
+ *   One zod schema, validated at start-up: unknown keys are rejected (a typo must not silently
+ *   fall back to a default), every limit carries its unit in its name and has a minimum and a
+ *   maximum, defaults are filled in, and the result is frozen. Each part of BlockSmith receives
+ *   only its own slice (`ResolverConfig`, `CheckConfig`).
+ *
+ * SEE ALSO
+ *   docs/configuration.md (the operator's view of the same keys), config/load.ts.
+ */
+import { z } from 'zod';
+
+/** `host`, `host:port`, `[v6]`, `[v6]:port`, or a bare IPv6 address. Parsed in dns/upstream.ts. */
+const upstreamString = z.string().min(1).max(300);
+
+/** Ranges that are never checked (verdict `skipped`). The documentation ranges are NOT here. */
+export const DEFAULT_BYPASS: readonly string[] = Object.freeze([
+  '127.0.0.0/8', // loopback
+  '::1/128',
+  '10.0.0.0/8', // RFC 1918
+  '172.16.0.0/12',
+  '192.168.0.0/16',
+  '169.254.0.0/16', // link-local
+  'fe80::/10',
+  '100.64.0.0/10', // CGNAT, RFC 6598
+  'fc00::/7', // ULA, RFC 4193
+  '0.0.0.0/8', // "this network": never a real client
+  '::/128', // unspecified
+]);
+
+export const resolverSchema = z
+  .strictObject({
+    /** Upstream servers; empty = the nameservers of /etc/resolv.conf (127.0.0.1 if none). */
+    servers: z.array(upstreamString).max(16).default([]),
+    /** Where to read nameservers from when `servers` is empty. */
+    resolvConfPath: z.string().min(1).default('/etc/resolv.conf'),
+    /** Time to wait for one reply, per try. */
+    timeoutMs: z.number().int().min(50).max(30_000).default(2_000),
+    /** Tries per upstream before failing over to the next one. */
+    tries: z.number().int().min(1).max(5).default(2),
+    /** Questions on the wire at once, all lookups together; the rest wait in a queue. */
+    maxInFlightCount: z.number().int().min(1).max(10_000).default(256),
+    /** Lookups allowed to wait for a slot; past this a lookup fails at once (temp, network). */
+    maxQueuedCount: z.number().int().min(0).max(1_000_000).default(100_000),
+    /** Entries in the answer cache (positive and negative together). 0 disables it. */
+    cacheEntriesCount: z.number().int().min(0).max(10_000_000).default(50_000),
+    /** Upper bound on any cached TTL. */
+    cacheMaxTtlS: z.number().int().min(0).max(604_800).default(86_400),
+    /** Upper bound on a negative-cache TTL (RFC 2308 suggests 1-3 hours). */
+    negativeCacheMaxTtlS: z.number().int().min(0).max(86_400).default(3_600),
+    /** CNAMEs followed before the chain counts as broken. */
+    maxCnameChainCount: z.number().int().min(1).max(32).default(8),
+    /** Largest reply accepted over TCP (bytes, after the length prefix). */
+    maxTcpReplyBytes: z.number().int().min(512).max(65_535).default(65_535),
+  })
+  .prefault({});
+
+export const checkSchema = z
+  .strictObject({
+    /** Whole-check budget: past it the verdict is temperror / deadline. */
+    deadlineMs: z.number().int().min(100).max(120_000).default(10_000),
+    /** PTR names evaluated at most (RFC 7208 §4.6.4 precedent). */
+    maxNamesCount: z.number().int().min(1).max(50).default(10),
+    /** Forward look-ups of one check at once. */
+    forwardConcurrencyCount: z.number().int().min(1).max(50).default(4),
+    /** CIDR ranges given `skipped` without a DNS query. */
+    bypass: z.array(z.string().min(1).max(64)).max(10_000).default([...DEFAULT_BYPASS]),
+    /** Verdict cache size (IPs). 0 disables it. */
+    verdictCacheEntriesCount: z.number().int().min(0).max(10_000_000).default(100_000),
+    /** A verdict is cached for the smallest DNS TTL involved, clamped to these bounds. */
+    verdictCacheMinTtlS: z.number().int().min(0).max(86_400).default(60),
+    verdictCacheMaxTtlS: z.number().int().min(0).max(86_400).default(3_600),
+    /** temperror is cached at most this long (a DNS outage must clear itself soon). */
+    temperrorCacheTtlS: z.number().int().min(0).max(3_600).default(60),
+  })
+  .prefault({});
+
+export const configSchema = z
+  .strictObject({
+    resolver: resolverSchema,
+    check: checkSchema,
+  })
+  .prefault({});
+
+export type ResolverConfig = z.infer<typeof resolverSchema>;
+export type CheckConfig = z.infer<typeof checkSchema>;
+export type Config = z.infer<typeof configSchema>;
