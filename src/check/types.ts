@@ -67,7 +67,7 @@ export interface CheckFlags {
   readonly generic: GenericLevel;
   /** More valid names than the cap; `notEvaluated` lists those left out. */
   readonly truncated: boolean;
-  /** A confirming forward answer came through a CNAME (RFC 1912 discourages it). */
+  /** A forward answer came through a CNAME (RFC 1912 wants a PTR to name a host, not an alias). */
   readonly aliasTarget: boolean;
   /** A valid name holds an underscore (accepted, but not a host name by RFC 952/1123). */
   readonly underscore: boolean;
@@ -93,7 +93,8 @@ export interface ForwardResult {
 export type TraceStep =
   | { readonly step: 'normalise'; readonly input: string; readonly ip: string; readonly note?: string }
   | { readonly step: 'bypass'; readonly range: string }
-  | { readonly step: 'cache'; readonly ageMs: number }
+  /** Served from the verdict cache: when the check ran and when the entry expires (ms since epoch). */
+  | { readonly step: 'cache'; readonly checkedAt: number; readonly expiresAt: number }
   | {
       readonly step: 'ptr';
       readonly qname: string;

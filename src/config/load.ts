@@ -1,0 +1,106 @@
+/**
+ * NAME
+ *   config/load - read, merge, validate and freeze the configuration
+ *
+ * SYNOPSIS
+ *   loadConfig({ file, overrides }): Config
+ *
+ * DESCRIPTION
+ *   The configuration is the embedded defaults, then a JSON file (`--config PATH` or the
+ *   BLOCKSMITH_CONFIG environment variable, none by default), then the command line's overrides.
+ *   The merged object is validated by config/schema.ts once: an unknown key, a wrong type or a
+ *   value out of bounds is a BS_ERR_CONFIG_INVALID naming the key (or the flag that set it), never
+ *   a silent default. The result is deep-frozen and nothing writes into the caller's objects.
+ *
+ * LIMITS
+ *   MAX_CONFIG_FILE_BYTES: a configuration file larger than this is refused unread.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import type { z } from 'zod';
+import { BlockSmithError } from '../errors.js';
+import { configSchema, type Config } from './schema.js';
+
+export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
+
+/** A partial configuration: what a file or the command line may set. */
+export type ConfigInput = { [key: string]: unknown };
+
+export interface LoadOptions {
+  /** Path of a JSON configuration file, if any. */
+  readonly file?: string;
+  /** Values from the command line, merged over the file. */
+  readonly overrides?: ConfigInput;
+  /** Names the command line used for config paths, for error messages (`resolver.timeoutMs` → `--timeout`). */
+  readonly flagNames?: Readonly<Record<string, string>>;
+}
+
+export function loadConfig(options: LoadOptions = {}): Config {
+  const fromFile = options.file !== undefined ? readConfigFile(options.file) : {};
+  const merged = mergeDeep(fromFile, options.overrides ?? {});
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) {
+    throw new BlockSmithError('BS_ERR_CONFIG_INVALID', describeIssue(parsed.error.issues, options));
+  }
+  return deepFreeze(parsed.data);
+}
+
+export function readConfigFile(path: string): ConfigInput {
+  let text: string;
+  try {
+    const size = statSync(path).size;
+    if (size > MAX_CONFIG_FILE_BYTES) {
+      throw new BlockSmithError('BS_ERR_CONFIG_UNREADABLE', `${path}: larger than ${MAX_CONFIG_FILE_BYTES} bytes`);
+    }
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if (err instanceof BlockSmithError) throw err;
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new BlockSmithError('BS_ERR_CONFIG_UNREADABLE', `${path}: cannot read (${code})`, { cause: err });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    const detail = err instanceof Error ? err.message : 'invalid JSON';
+    throw new BlockSmithError('BS_ERR_CONFIG_UNREADABLE', `${path}: not valid JSON (${detail})`, { cause: err });
+  }
+  if (!isPlainObject(value)) {
+    throw new BlockSmithError('BS_ERR_CONFIG_UNREADABLE', `${path}: the top level must be a JSON object`);
+  }
+  return value;
+}
+
+function describeIssue(issues: readonly z.core.$ZodIssue[], options: LoadOptions): string {
+  const first = issues[0];
+  if (first === undefined) return 'invalid configuration';
+  const path = first.path.map(String).join('.');
+  const flag = options.flagNames?.[path];
+  const where = flag ?? (path === '' ? 'configuration' : path);
+  const keys = first.code === 'unrecognized_keys' ? `: ${first.keys.join(', ')}` : '';
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
+  return `${where}: ${first.message}${keys}${more}`;
+}
+
+function isPlainObject(value: unknown): value is ConfigInput {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Merge `over` into a copy of `base`; arrays and scalars replace, objects merge. */
+export function mergeDeep(base: ConfigInput, over: ConfigInput): ConfigInput {
+  const out: ConfigInput = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    if (key === '__proto__' || key === 'constructor' || key === 'prototype') continue;
+    if (value === undefined) continue;
+    const current = out[key];
+    out[key] = isPlainObject(current) && isPlainObject(value) ? mergeDeep(current, value) : value;
+  }
+  return out;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
