@@ -10,6 +10,7 @@
  *   formatAddress(bytes: Uint8Array): string
  *   parseAddressText(text: string): ParseOutcome                  (never throws; used by names, bypass)
  *   quoteInput(text: string, maxChars?: number): string
+ *   ADDRESS_INPUT_MAX_CHARS, QUOTED_INPUT_MAX_CHARS; types IpAddress, NormalisedAddress, AddressLike
  *
  * DESCRIPTION
  *   Step 1 of FCRDNS.md. Every address BlockSmith judges goes through `normaliseAddress` first;
@@ -260,7 +261,7 @@ export function normaliseAddress(input: string): NormalisedAddress {
   if (input.length > ADDRESS_INPUT_MAX_CHARS) {
     throw invalid(input, `${input.length} characters long, at most ${ADDRESS_INPUT_MAX_CHARS} are accepted`);
   }
-  if (/[\x00-\x1f\x7f]/.test(input)) throw invalid(input, 'contains a control character');
+  if (/\p{Cc}/u.test(input)) throw invalid(input, 'contains a control character');
   if (/\s/.test(input)) throw invalid(input, 'contains white space (nothing is trimmed)');
   if (/[^\x20-\x7e]/.test(input)) {
     throw invalid(input, 'contains a non-ASCII character (a look-alike of a digit, letter or dot?)');
@@ -285,7 +286,10 @@ export function normaliseAddress(input: string): NormalisedAddress {
   }
 
   const parsed = parseAddressText(text);
-  if (!parsed.ok) throw invalid(input, parsed.problem);
+  if (!parsed.ok) {
+    const hostName = !text.includes(':') && /^[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(text) && /[g-wyz]/i.test(text);
+    throw invalid(input, hostName ? 'looks like a host name; an IP address is expected' : parsed.problem);
+  }
   let bytes = parsed.bytes;
   let family = parsed.family;
   if (isMapped(bytes)) {

@@ -35,7 +35,7 @@ export interface CheckerOptions {
   readonly now?: () => number;
 }
 
-export interface CheckOptions extends FcrdnsOptions {}
+export type CheckOptions = FcrdnsOptions;
 
 interface CacheEntry {
   /** The result as served from the cache (`fromCache: true`), built once at insertion. */

@@ -30,7 +30,7 @@
  */
 import type { LookupResult, Resolver } from '../dns/types.js';
 import type { CheckConfig } from '../config/schema.js';
-import { parseAnswerAddress, reverseName, sameAddress, type NormalisedAddress } from './address.js';
+import { formatAddress, parseAnswerAddress, reverseName, sameAddress, type NormalisedAddress } from './address.js';
 import { cleanPtrNames } from './names.js';
 import { detectGenericAll } from './generic.js';
 import type { CheckResult, ForwardResult, Reason, TraceStep, Verdict } from './types.js';
@@ -205,8 +205,8 @@ function classifyForward(
   for (const record of lookup.records) {
     const parsed = parseAnswerAddress(record.data, address.family);
     if (parsed === null) continue;
-    addresses.push(parsed.text);
-    if (sameAddress(parsed.bytes, address.bytes)) match = true;
+    addresses.push(formatAddress(parsed));
+    if (sameAddress(parsed, address)) match = true;
   }
   if (addresses.length === 0) return { ...base, outcome: 'no-address', addresses };
   return { ...base, outcome: match ? 'match' : 'no-match', addresses };

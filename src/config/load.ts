@@ -76,9 +76,8 @@ function describeIssue(issues: readonly z.core.$ZodIssue[], options: LoadOptions
   const path = first.path.map(String).join('.');
   const flag = options.flagNames?.[path];
   const where = flag ?? (path === '' ? 'configuration' : path);
-  const keys = first.code === 'unrecognized_keys' ? `: ${first.keys.join(', ')}` : '';
   const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
-  return `${where}: ${first.message}${keys}${more}`;
+  return `${where}: ${first.message}${more}`;
 }
 
 function isPlainObject(value: unknown): value is ConfigInput {

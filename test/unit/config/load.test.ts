@@ -1,0 +1,87 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, mergeDeep, MAX_CONFIG_FILE_BYTES } from '../../../src/config/load.js';
+import { DEFAULT_BYPASS } from '../../../src/config/schema.js';
+import { BlockSmithError } from '../../../src/errors.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'bs-config-'));
+function file(name: string, content: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+function throwsCode(fn: () => unknown, code: string, message?: RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof BlockSmithError, `expected a BlockSmithError, got ${String(err)}`);
+    assert.equal(err.code, code);
+    if (message) assert.match(err.message, message);
+    return true;
+  });
+}
+
+describe('loadConfig', () => {
+  test('embedded defaults: resolv.conf upstreams, 2 s timeout, 10 s deadline, documentation ranges not bypassed', () => {
+    const config = loadConfig();
+    assert.deepEqual(config.resolver.servers, []);
+    assert.equal(config.resolver.timeoutMs, 2000);
+    assert.equal(config.resolver.tries, 2);
+    assert.equal(config.check.deadlineMs, 10_000);
+    assert.equal(config.check.maxNamesCount, 10);
+    assert.deepEqual(config.check.bypass, [...DEFAULT_BYPASS]);
+    for (const doc of ['192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24', '2001:db8::/32']) {
+      assert.ok(!config.check.bypass.includes(doc), `${doc} must not be bypassed by default`);
+    }
+  });
+
+  test('the result is frozen, deeply', () => {
+    const config = loadConfig();
+    assert.ok(Object.isFrozen(config));
+    assert.ok(Object.isFrozen(config.resolver));
+    assert.ok(Object.isFrozen(config.check.bypass));
+  });
+
+  test('a file is merged under the command-line overrides', () => {
+    const path = file('ok.json', JSON.stringify({ resolver: { timeoutMs: 900, tries: 3 } }));
+    const config = loadConfig({ file: path, overrides: { resolver: { timeoutMs: 500 } } });
+    assert.equal(config.resolver.timeoutMs, 500);
+    assert.equal(config.resolver.tries, 3);
+  });
+
+  test('an unknown key is an error naming it, not a silent default', () => {
+    const path = file('typo.json', JSON.stringify({ resolver: { timeoutMS: 900 } }));
+    throwsCode(() => loadConfig({ file: path }), 'BS_ERR_CONFIG_INVALID', /resolver.*timeoutMS/);
+  });
+
+  test('a value out of bounds names the flag that set it', () => {
+    throwsCode(
+      () => loadConfig({ overrides: { resolver: { timeoutMs: 1 } }, flagNames: { 'resolver.timeoutMs': '--timeout' } }),
+      'BS_ERR_CONFIG_INVALID',
+      /^--timeout: /,
+    );
+  });
+
+  test('hostile files: not JSON, not an object, missing, too large', () => {
+    throwsCode(() => loadConfig({ file: file('bad.json', '{ "resolver": ') }), 'BS_ERR_CONFIG_UNREADABLE', /not valid JSON/);
+    throwsCode(() => loadConfig({ file: file('array.json', '[1,2]') }), 'BS_ERR_CONFIG_UNREADABLE', /JSON object/);
+    throwsCode(() => loadConfig({ file: join(dir, 'missing.json') }), 'BS_ERR_CONFIG_UNREADABLE', /ENOENT/);
+    throwsCode(() => loadConfig({ file: file('big.json', ' '.repeat(MAX_CONFIG_FILE_BYTES + 1)) }), 'BS_ERR_CONFIG_UNREADABLE', /larger than/);
+  });
+
+  test('__proto__ in a file is an unknown key, and pollutes nothing', () => {
+    const path = file('proto.json', '{"__proto__": {"polluted": true}, "check": {"deadlineMs": 5000}}');
+    throwsCode(() => loadConfig({ file: path }), 'BS_ERR_CONFIG_INVALID', /__proto__/);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+
+  test('mergeDeep does not write into its arguments', () => {
+    const base = { a: { b: 1 } };
+    const over = { a: { c: 2 } };
+    const merged = mergeDeep(base, over);
+    assert.deepEqual(merged, { a: { b: 1, c: 2 } });
+    assert.deepEqual(base, { a: { b: 1 } });
+  });
+});
