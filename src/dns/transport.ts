@@ -318,7 +318,7 @@ function tcpAttempt(req: ExchangeRequest): Promise<Attempt> {
   return runAttempt(req, 'tcp', (ctx) => {
     const id = randomInt(0, ID_SPACE);
     const socket = net.connect({ host: req.upstream.host, port: req.upstream.port });
-    let pending = Buffer.alloc(0);
+    let pending: Buffer = Buffer.alloc(0);
     socket.setNoDelay(true);
     socket.on('error', (err) => ctx.fail(errorCode(err)));
     socket.on('close', () => ctx.fail('connection closed before a reply'));
