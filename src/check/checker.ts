@@ -77,9 +77,9 @@ export class FcrdnsChecker {
 
     if (options.noCache === true) return this.runAndStore(address, input, options);
     const fresh = this.freshEntry(address.ip);
-    if (fresh !== undefined) return fresh;
+    if (fresh !== undefined) return forInput(fresh, input);
     const running = this.running.get(address.ip);
-    if (running !== undefined) return running;
+    if (running !== undefined) return forInput(await running, input);
     const promise = this.runAndStore(address, input, options).finally(() => {
       this.running.delete(address.ip);
     });
@@ -94,14 +94,16 @@ export class FcrdnsChecker {
    */
   cached(input: string): CheckResult | undefined {
     const direct = this.freshEntry(input);
-    if (direct !== undefined) return direct;
+    if (direct !== undefined) return forInput(direct, input);
     let ip: string;
     try {
       ip = normaliseAddress(input).ip;
     } catch {
       return undefined;
     }
-    return ip === input ? undefined : this.freshEntry(ip);
+    if (ip === input) return undefined;
+    const entry = this.freshEntry(ip);
+    return entry === undefined ? undefined : forInput(entry, input);
   }
 
   /** Forget the cached verdict for an address (after an operator action). */
@@ -176,4 +178,14 @@ export class FcrdnsChecker {
       fromCache: false,
     };
   }
+}
+
+/**
+ * A result shared between callers (cached or coalesced) reports each caller's own input. The
+ * usual case, the same text, costs nothing.
+ */
+function forInput(result: CheckResult, input: string): CheckResult {
+  if (result.input === input) return result;
+  const trace = result.trace.map((step) => (step.step === 'normalise' ? { ...step, input } : step));
+  return { ...result, input, trace };
 }

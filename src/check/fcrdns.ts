@@ -281,7 +281,7 @@ function buildResult(
     ttl: verdictTtl(parts.verdict, parts.ttls, deps.config),
     trace: parts.trace,
     checkedAt: startedAt,
-    durationMs: deps.now() - startedAt,
+    durationMs: deps.now() - startedAt, // whole milliseconds: the clock is Date.now()
     fromCache: false,
   };
 }

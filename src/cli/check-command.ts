@@ -180,7 +180,8 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
-function intArg(flag: string, min = 1, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+/** A whole number; its bounds, where the schema holds them, are checked there (and named by flag). */
+function intArg(flag: string, min = 0, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
   return (value: string) => {
     if (!/^\d{1,9}$/.test(value)) throw new BlockSmithError('BS_ERR_USAGE', `${flag}: "${printable(value, 32)}" is not a whole number`);
     const n = Number(value);

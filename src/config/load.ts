@@ -39,7 +39,10 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const merged = mergeDeep(fromFile, options.overrides ?? {});
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
-    throw new BlockSmithError('BS_ERR_CONFIG_INVALID', describeIssue(parsed.error.issues, options));
+    // A value that came from a flag is a usage error (64), one from the file a configuration error (78).
+    const path = parsed.error.issues[0]?.path.map(String).join('.') ?? '';
+    const fromFlag = options.flagNames?.[path] !== undefined && hasPath(options.overrides ?? {}, path);
+    throw new BlockSmithError(fromFlag ? 'BS_ERR_USAGE' : 'BS_ERR_CONFIG_INVALID', describeIssue(parsed.error.issues, options));
   }
   return deepFreeze(parsed.data);
 }
@@ -74,10 +77,19 @@ function describeIssue(issues: readonly z.core.$ZodIssue[], options: LoadOptions
   const first = issues[0];
   if (first === undefined) return 'invalid configuration';
   const path = first.path.map(String).join('.');
-  const flag = options.flagNames?.[path];
+  const flag = hasPath(options.overrides ?? {}, path) ? options.flagNames?.[path] : undefined;
   const where = flag ?? (path === '' ? 'configuration' : path);
   const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
   return `${where}: ${first.message}${more}`;
+}
+
+function hasPath(object: ConfigInput, path: string): boolean {
+  let node: unknown = object;
+  for (const key of path.split('.')) {
+    if (!isPlainObject(node) || !Object.hasOwn(node, key)) return false;
+    node = node[key];
+  }
+  return true;
 }
 
 function isPlainObject(value: unknown): value is ConfigInput {

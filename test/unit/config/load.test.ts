@@ -56,12 +56,11 @@ describe('loadConfig', () => {
     throwsCode(() => loadConfig({ file: path }), 'BS_ERR_CONFIG_INVALID', /resolver.*timeoutMS/);
   });
 
-  test('a value out of bounds names the flag that set it', () => {
-    throwsCode(
-      () => loadConfig({ overrides: { resolver: { timeoutMs: 1 } }, flagNames: { 'resolver.timeoutMs': '--timeout' } }),
-      'BS_ERR_CONFIG_INVALID',
-      /^--timeout: /,
-    );
+  test('a value out of bounds from a flag is a usage error naming the flag; from the file, a config error naming the key', () => {
+    const flagNames = { 'resolver.timeoutMs': '--timeout' };
+    throwsCode(() => loadConfig({ overrides: { resolver: { timeoutMs: 1 } }, flagNames }), 'BS_ERR_USAGE', /^--timeout: /);
+    const path = file('slow.json', JSON.stringify({ resolver: { timeoutMs: 1 } }));
+    throwsCode(() => loadConfig({ file: path, flagNames }), 'BS_ERR_CONFIG_INVALID', /^resolver\.timeoutMs: /);
   });
 
   test('hostile files: not JSON, not an object, missing, too large', () => {
