@@ -44,6 +44,16 @@ need_dns() {
 # Later suites: need_mta() { need postfix postfix postfix.service; }, need_browser() { ... }
 need_dns
 
+# quietly COMMAND...: runs it, and shows its output only if it fails.
+quietly() {
+  local out
+  if ! out=$("$@" 2>&1); then
+    printf '%s\n' "$out" >&2
+    echo "e2e-install: failed: $*" >&2
+    return 1
+  fi
+}
+
 # A policy-rc.d that answers 101 ("action forbidden") keeps invoke-rc.d from starting the services
 # the packages bring. It is removed afterwards only if this script put it there.
 POLICY=/usr/sbin/policy-rc.d
@@ -60,8 +70,8 @@ if [ "${#WANT_PACKAGES[@]}" -gt 0 ]; then
     policy_ours=1
   fi
   echo "e2e-install: installing ${WANT_PACKAGES[*]}"
-  $SUDO apt-get update -qq >/dev/null
-  $SUDO apt-get install -y -qq --no-install-recommends "${WANT_PACKAGES[@]}" >/dev/null
+  quietly $SUDO apt-get update -qq
+  quietly $SUDO apt-get install -y -qq --no-install-recommends "${WANT_PACKAGES[@]}"
 fi
 
 # Whatever the history of this machine, the packages' own daemons stay down. systemctl exists
