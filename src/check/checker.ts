@@ -13,6 +13,10 @@
  *   query, serve a fresh cached verdict, and coalesce: one check of one address at a time, every
  *   other caller waits for it. A warm check is a map look-up.
  *
+ *   A cached verdict keeps everything but the DNS exchanges and the per-name forward details: its
+ *   trace is the cache step, the normalised address and the verdict (the full trace belongs to the check that produced it, and
+ *   to the evidence the firewall keeps). That is what lets 100,000 verdicts sit in memory.
+ *
  *   `noCache` (self-service unblock) runs a fresh check that neither reads the verdict cache nor
  *   the resolver's cache, nor joins a check already running (which may have used cached DNS); its
  *   result replaces the cached verdict.
@@ -25,7 +29,8 @@ import type { Resolver } from '../dns/types.js';
 import type { CheckConfig } from '../config/schema.js';
 import { normaliseAddress, type NormalisedAddress } from './address.js';
 import { BypassList } from './bypass.js';
-import { runFcrdns, type FcrdnsOptions } from './fcrdns.js';
+import { Admission } from './admission.js';
+import { notRunResult, runFcrdns, type FcrdnsOptions } from './fcrdns.js';
 import type { CheckResult } from './types.js';
 
 export interface CheckerOptions {
@@ -50,12 +55,19 @@ export class FcrdnsChecker {
   private readonly bypass: BypassList;
   private readonly verdicts: LRUCache<string, CacheEntry> | null;
   private readonly running = new Map<string, Promise<CheckResult>>();
+  private readonly admission: Admission;
 
   constructor(options: CheckerOptions) {
     this.resolver = options.resolver;
     this.config = options.config;
     this.now = options.now ?? Date.now;
     this.bypass = new BypassList(options.config.bypass);
+    this.admission = new Admission({
+      maxRunning: options.config.maxRunningCount,
+      maxWaiting: options.config.maxWaitingCount,
+      deadlineMs: options.config.deadlineMs,
+      now: this.now,
+    });
     this.verdicts =
       options.config.verdictCacheEntriesCount > 0
         ? new LRUCache<string, CacheEntry>({ max: options.config.verdictCacheEntriesCount })
@@ -66,24 +78,32 @@ export class FcrdnsChecker {
    * Check one address. Throws BlockSmithError(BS_ERR_ADDRESS_INVALID) for a malformed input;
    * every DNS outcome, failures included, is a CheckResult.
    */
-  async check(input: string, options: CheckOptions = {}): Promise<CheckResult> {
+  check(input: string, options: CheckOptions = {}): Promise<CheckResult> {
+    // Not an async function: a check waiting for admission holds no suspended frame here.
     if (options.noCache !== true) {
       const warm = this.cached(input);
-      if (warm !== undefined) return warm;
+      if (warm !== undefined) return Promise.resolve(warm);
     }
-    const address = normaliseAddress(input);
+    let address: NormalisedAddress;
+    try {
+      address = normaliseAddress(input);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
     const range = this.bypass.match(address);
-    if (range !== null) return this.skipped(input, address, range);
+    if (range !== null) return Promise.resolve(this.skipped(input, address, range));
 
     if (options.noCache === true) return this.runAndStore(address, input, options);
     const fresh = this.freshEntry(address.ip);
-    if (fresh !== undefined) return forInput(fresh, input);
+    if (fresh !== undefined) return Promise.resolve(forInput(fresh, input));
     const running = this.running.get(address.ip);
-    if (running !== undefined) return forInput(await running, input);
-    const promise = this.runAndStore(address, input, options).finally(() => {
-      this.running.delete(address.ip);
-    });
+    if (running !== undefined) return running.then((result) => forInput(result, input));
+    const promise = this.runAndStore(address, input, options);
     this.running.set(address.ip, promise);
+    const done = (): void => {
+      if (this.running.get(address.ip) === promise) this.running.delete(address.ip);
+    };
+    promise.then(done, done);
     return promise;
   }
 
@@ -130,15 +150,28 @@ export class FcrdnsChecker {
     return entry.result;
   }
 
-  private async runAndStore(address: NormalisedAddress, input: string, options: CheckOptions): Promise<CheckResult> {
-    const result = await runFcrdns(address, input, { resolver: this.resolver, config: this.config, now: this.now }, options);
+  /**
+   * Admit, run, cache. Deliberately not an async function: while a check waits for admission it
+   * must hold nothing but its small waiting record (see admission.ts).
+   */
+  private runAndStore(address: NormalisedAddress, input: string, options: CheckOptions): Promise<CheckResult> {
+    const deps = { resolver: this.resolver, config: this.config, now: this.now };
+    const startedAt = this.now();
+    // The deadline runs from the call: time spent waiting to be admitted counts against it. A
+    // check that never runs (too late, too many waiting) costs no DNS work and is not cached.
+    return this.admission
+      .run(
+        (waitedMs) => runFcrdns(address, input, deps, options, this.config.deadlineMs - waitedMs, startedAt),
+        (why) => notRunResult(address, input, why === 'overload' ? 'overload' : 'deadline', deps, startedAt),
+        options.signal,
+      )
+      .then((result) => this.store(address.ip, result));
+  }
+
+  private store(ip: string, result: CheckResult): CheckResult {
     if (this.verdicts !== null && result.ttl > 0) {
       const expiresAt = result.checkedAt + result.ttl * 1000;
-      const cacheStep = { step: 'cache' as const, checkedAt: result.checkedAt, expiresAt };
-      this.verdicts.set(address.ip, {
-        result: { ...result, fromCache: true, trace: [cacheStep, ...result.trace] },
-        expiresAt,
-      });
+      this.verdicts.set(ip, { result: compactForCache(result, expiresAt), expiresAt });
     }
     return result;
   }
@@ -188,4 +221,22 @@ function forInput(result: CheckResult, input: string): CheckResult {
   if (result.input === input) return result;
   const trace = result.trace.map((step) => (step.step === 'normalise' ? { ...step, input } : step));
   return { ...result, input, trace };
+}
+
+/**
+ * The form a verdict is cached in: `fromCache`, no per-name forward details (their addresses are
+ * in `otherAddresses`, the confirmed names in `confirmed`), and a trace without the DNS exchanges.
+ */
+function compactForCache(result: CheckResult, expiresAt: number): CheckResult {
+  const normalise = result.trace.find((step) => step.step === 'normalise');
+  return {
+    ...result,
+    forward: [],
+    fromCache: true,
+    trace: [
+      { step: 'cache', checkedAt: result.checkedAt, expiresAt },
+      ...(normalise === undefined ? [] : [normalise]),
+      { step: 'verdict', verdict: result.verdict, reason: result.reason },
+    ],
+  };
 }

@@ -51,17 +51,85 @@ export interface FcrdnsOptions {
   readonly otherFamily?: boolean;
 }
 
-/** Run steps 4-9 for one address. Never throws for a DNS reason. */
+/**
+ * Run steps 4-9 for one address within `budgetMs` (default: check.deadlineMs). Never throws for
+ * a DNS reason.
+ */
 export async function runFcrdns(
   address: NormalisedAddress,
   input: string,
   deps: FcrdnsDeps,
   options: FcrdnsOptions = {},
+  budgetMs: number = deps.config.deadlineMs,
+  startedAt: number = deps.now(),
 ): Promise<CheckResult> {
-  const startedAt = deps.now();
+  const budget = new CheckBudget(Math.max(1, budgetMs), options.signal);
+  try {
+    return await checkSteps(address, input, deps, options, budget, startedAt);
+  } finally {
+    budget.release();
+  }
+}
+
+/**
+ * The temperror result of a check that never ran (not admitted in time, or too many waiting).
+ * Its TTL is 0: it says nothing about the address's DNS, so it is never cached.
+ */
+export function notRunResult(address: NormalisedAddress, input: string, reason: 'deadline' | 'overload', deps: FcrdnsDeps, startedAt: number): CheckResult {
+  const trace: TraceStep[] = [normaliseStep(input, address)];
+  const result = buildResult(address, input, { ptrName: reverseName(address), verdict: 'temperror', reason, ttls: [], ptrViaCname: false, trace }, deps, startedAt);
+  return { ...result, ttl: 0 };
+}
+
+/**
+ * The whole-check deadline and the caller's signal as one AbortSignal. A timer cleared when the
+ * check ends, rather than AbortSignal.timeout() (whose timer and listeners outlive the check for
+ * the whole deadline) or AbortSignal.any() (which leaks on Node 20 when a source signal lives
+ * long).
+ */
+class CheckBudget {
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+  private expired = false;
+  private readonly onCallerAbort = (): void => this.controller.abort();
+
+  constructor(
+    deadlineMs: number,
+    private readonly caller: AbortSignal | undefined,
+  ) {
+    this.timer = setTimeout(() => {
+      this.expired = true;
+      this.controller.abort();
+    }, deadlineMs);
+    if (caller?.aborted === true) this.controller.abort();
+    else caller?.addEventListener('abort', this.onCallerAbort, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** True once the deadline (not the caller) ended the check. */
+  get deadlineHit(): boolean {
+    return this.expired;
+  }
+
+  release(): void {
+    clearTimeout(this.timer);
+    this.caller?.removeEventListener('abort', this.onCallerAbort);
+  }
+}
+
+async function checkSteps(
+  address: NormalisedAddress,
+  input: string,
+  deps: FcrdnsDeps,
+  options: FcrdnsOptions,
+  budget: CheckBudget,
+  startedAt: number,
+): Promise<CheckResult> {
   const { config, resolver } = deps;
-  const deadline = AbortSignal.timeout(config.deadlineMs);
-  const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
+  const signal = budget.signal;
   const lookupOptions = { signal, noCache: options.noCache === true };
   const trace: TraceStep[] = [normaliseStep(input, address)];
 
@@ -83,7 +151,7 @@ export async function runFcrdns(
   const ptrViaCname = ptr.cnameChain.length > 0;
 
   if (ptr.outcome === 'temp') {
-    const reason: Reason = deadline.aborted ? 'deadline' : 'dns-temp-ptr';
+    const reason: Reason = budget.deadlineHit ? 'deadline' : 'dns-temp-ptr';
     return finish({ ptrName, verdict: 'temperror', reason, ttls: [], ptrViaCname });
   }
   if (ptr.outcome === 'nxdomain' || ptr.outcome === 'nodata') {
@@ -129,7 +197,7 @@ export async function runFcrdns(
   }
 
   // Step 8: aggregate.
-  const { verdict, reason } = aggregate(forward, deadline.aborted);
+  const { verdict, reason } = aggregate(forward, budget.deadlineHit);
 
   // Step 9 (diagnostics): the other family, so a person learns "only AAAA, add an A".
   if (options.otherFamily === true && verdict !== 'pass') {

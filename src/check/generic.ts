@@ -93,7 +93,41 @@ interface Candidate {
   readonly touching: RegExp;
   /** Allow one letter, or `0x`, right before the match (the 8-hex IPv4 form). */
   readonly letterPrefix: boolean;
-  readonly evidence: string;
+  /** Which words explain a match (built only for the candidate that matched). */
+  readonly kind: 'decimal' | 'hex' | 'iid';
+}
+
+function evidenceFor(candidate: Candidate): string {
+  switch (candidate.kind) {
+    case 'decimal':
+      return `the address ${candidate.text} appears in the name`;
+    case 'hex':
+      return `the address in hex (${candidate.text}) appears in the name`;
+    case 'iid':
+      return `the interface identifier (last 64 bits) of the address, ${candidate.text}, appears in the name`;
+  }
+}
+
+/**
+ * Could any spelling of the address occur in this host part? Every IPv4 spelling has at least
+ * MIN_DECIMAL_DIGITS digits (three octets) or MIN_HEX_CHARS hex characters (the 8-hex form);
+ * every IPv6 one at least MIN_IID_HEX_CHARS (four groups of one digit): most names (`mail`,
+ * `mx1.out`) are ruled out without generating a single candidate.
+ */
+const MIN_DECIMAL_DIGITS = 3;
+const MIN_HEX_CHARS = 8;
+const MIN_IID_HEX_CHARS = 4;
+function mayHoldAddress(host: string, family: 4 | 6): boolean {
+  let digits = 0;
+  let hex = 0;
+  for (let i = 0; i < host.length; i++) {
+    const c = host.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      digits++;
+      hex++;
+    } else if (c >= 97 && c <= 102) hex++;
+  }
+  return family === 4 ? digits >= MIN_DECIMAL_DIGITS || hex >= MIN_HEX_CHARS : hex >= MIN_IID_HEX_CHARS;
 }
 
 const DIGIT = /[0-9]/;
@@ -117,7 +151,7 @@ function ipv4Candidates(bytes: Uint8Array): Candidate[] {
   const add = (text: string): void => {
     if (seen.has(text)) return;
     seen.add(text);
-    out.push({ text, touching: DIGIT, letterPrefix: false, evidence: `the address ${text} appears in the name` });
+    out.push({ text, touching: DIGIT, letterPrefix: false, kind: 'decimal' });
   };
   // Longest sequences first, so the evidence shows the whole address when it is there.
   for (const sequence of sequences) {
@@ -131,7 +165,7 @@ function ipv4Candidates(bytes: Uint8Array): Candidate[] {
     if (sequence.length === IPV4_BYTES) add(plain.join(''));
   }
   const hex = octets.map((octet) => pad(octet.toString(HEX_RADIX), BYTE_HEX_DIGITS)).join('');
-  out.push({ text: hex, touching: ALNUM, letterPrefix: true, evidence: `the address in hex (${hex}) appears in the name` });
+  out.push({ text: hex, touching: ALNUM, letterPrefix: true, kind: 'hex' });
   return out;
 }
 
@@ -153,12 +187,11 @@ function ipv6Candidates(bytes: Uint8Array): Candidate[] {
     texts.add(nibbles.join(separator));
     texts.add([...nibbles].reverse().join(separator));
   }
-  return [...texts].map((text) => ({
-    text,
-    touching: ALNUM,
-    letterPrefix: false,
-    evidence: `the interface identifier (last 64 bits) of the address, ${text}, appears in the name`,
-  }));
+  return [...texts].map((text) => ({ text, touching: ALNUM, letterPrefix: false, kind: 'iid' as const }));
+}
+
+function familyOf(ip: Pick<IpAddress, 'bytes'>): 4 | 6 {
+  return ip.bytes.length === IPV4_BYTES ? 4 : 6;
 }
 
 function candidatesFor(ip: Pick<IpAddress, 'bytes'>): Candidate[] {
@@ -188,8 +221,8 @@ function findCandidate(host: string, candidates: readonly Candidate[]): Candidat
   return null;
 }
 
-/** judge - one name against precomputed candidates. */
-function judge(rawName: string, candidates: readonly Candidate[]): GenericEvidence {
+/** judge - one name; `candidates` is asked for only when the host part may hold an address. */
+function judge(rawName: string, family: 4 | 6, candidates: () => readonly Candidate[]): GenericEvidence {
   const name = rawName.slice(0, NAME_MAX_CHARS).replace(/[A-Z]+/g, (run) => run.toLowerCase()).replace(/\.$/, '');
   const domain = registrableDomain(name);
   const host = name.length > domain.length ? name.slice(0, name.length - domain.length - 1) : '';
@@ -202,8 +235,8 @@ function judge(rawName: string, candidates: readonly Candidate[]): GenericEviden
     evidence.push(words);
   };
 
-  const found = findCandidate(host, candidates);
-  if (found !== null) raise('strong', found.evidence);
+  const found = mayHoldAddress(host, family) ? findCandidate(host, candidates()) : null;
+  if (found !== null) raise('strong', evidenceFor(found));
 
   const lowering: string[] = [];
   const pieces = host.split(/[.\-_]/);
@@ -228,15 +261,16 @@ function judge(rawName: string, candidates: readonly Candidate[]): GenericEviden
 
 /** detectGeneric - how generic one PTR name looks for this address. */
 export function detectGeneric(name: string, ip: IpAddress): GenericEvidence {
-  return judge(name, candidatesFor(ip));
+  return judge(name, familyOf(ip), () => candidatesFor(ip));
 }
 
 /** detectGenericAll - the most generic-looking of several names (the first of equals). */
 export function detectGenericAll(names: readonly string[], ip: IpAddress): GenericEvidence {
-  const candidates = candidatesFor(ip);
+  let computed: readonly Candidate[] | undefined;
+  const candidates = (): readonly Candidate[] => (computed ??= candidatesFor(ip));
   let best: GenericEvidence = { level: 'none', evidence: [] };
   for (const name of names) {
-    const result = judge(name, candidates);
+    const result = judge(name, familyOf(ip), candidates);
     if (LEVEL_RANK[result.level] > LEVEL_RANK[best.level]) best = result;
   }
   return best;

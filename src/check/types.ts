@@ -31,6 +31,8 @@ export type Reason =
   | 'dns-temp-forward'
   /** temperror: the whole-check deadline ran out. */
   | 'deadline'
+  /** temperror: too many checks were already waiting to run (check.maxWaitingCount). */
+  | 'overload'
   /** skipped: the address is in a bypass range. */
   | 'bypass';
 

@@ -201,5 +201,7 @@ export function whatToFix(result: CheckResult): string[] {
       return ['A forward look-up could not be completed. This is temporary: try again later.'];
     case 'deadline':
       return ['The check ran out of time (slow DNS). This is temporary: try again later.'];
+    case 'overload':
+      return ['Too many checks were waiting to run. This is temporary: try again later.'];
   }
 }

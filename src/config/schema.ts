@@ -45,14 +45,23 @@ export const resolverSchema = z
     maxInFlightCount: z.number().int().min(1).max(10_000).default(256),
     /** Lookups allowed to wait for a slot; past this a lookup fails at once (temp, network). */
     maxQueuedCount: z.number().int().min(0).max(1_000_000).default(100_000),
-    /** Entries in the answer cache (positive and negative together). 0 disables it. */
-    cacheEntriesCount: z.number().int().min(0).max(10_000_000).default(50_000),
+    /**
+     * Entries in the answer cache (positive and negative together). 0 disables it. Modest by
+     * default: the check keeps its own verdict cache, and production points at a caching
+     * recursive resolver.
+     */
+    cacheEntriesCount: z.number().int().min(0).max(10_000_000).default(10_000),
     /** Upper bound on any cached TTL. */
     cacheMaxTtlS: z.number().int().min(0).max(604_800).default(86_400),
     /** Upper bound on a negative-cache TTL (RFC 2308 suggests 1-3 hours). */
     negativeCacheMaxTtlS: z.number().int().min(0).max(86_400).default(3_600),
     /** CNAMEs followed before the chain counts as broken. */
     maxCnameChainCount: z.number().int().min(1).max(32).default(8),
+    /**
+     * Questions one UDP socket carries before it is replaced by one on a new random source port
+     * (1 = a socket per question: the most port randomisation, the slowest).
+     */
+    udpQueriesPerSocketCount: z.number().int().min(1).max(65_535).default(100),
     /** Largest reply accepted over TCP (bytes, after the length prefix). */
     maxTcpReplyBytes: z.number().int().min(512).max(65_535).default(65_535),
   })
@@ -66,6 +75,13 @@ export const checkSchema = z
     maxNamesCount: z.number().int().min(1).max(50).default(10),
     /** Forward look-ups of one check at once. */
     forwardConcurrencyCount: z.number().int().min(1).max(50).default(4),
+    /**
+     * Checks running at once; the others wait their turn (their deadline still runs). Keeps a
+     * flood of new addresses from holding thousands of half-done checks in memory.
+     */
+    maxRunningCount: z.number().int().min(1).max(100_000).default(64),
+    /** Checks allowed to wait; past this a check is temperror / overload at once. */
+    maxWaitingCount: z.number().int().min(0).max(10_000_000).default(100_000),
     /** CIDR ranges given `skipped` without a DNS query. */
     bypass: z.array(z.string().min(1).max(64)).max(10_000).default([...DEFAULT_BYPASS]),
     /** Verdict cache size (IPs). 0 disables it. */

@@ -62,6 +62,7 @@
  * DIAGNOSTICS
  *   The constructor throws BS_ERR_UPSTREAM_INVALID for a bad `servers` entry (start-up only).
  */
+import { UdpPool } from './udp-pool.js';
 import type { ResolverConfig } from '../config/schema.js';
 import { LookupCache, negativeTtl } from './cache.js';
 import { InFlightLimiter } from './limiter.js';
@@ -166,6 +167,7 @@ export class StubResolver implements Resolver {
   private readonly cache: LookupCache;
   private readonly limiter: InFlightLimiter;
   private readonly flights = new Map<string, Flight>();
+  private readonly pool: UdpPool;
   private closed = false;
 
   constructor(config: ResolverConfig, options: StubResolverOptions = {}) {
@@ -197,6 +199,7 @@ export class StubResolver implements Resolver {
       ...(options.now === undefined ? {} : { now: options.now }),
     });
     this.limiter = new InFlightLimiter(config.maxInFlightCount, config.maxQueuedCount);
+    this.pool = new UdpPool(config.udpQueriesPerSocketCount);
   }
 
   /**
@@ -229,6 +232,7 @@ export class StubResolver implements Resolver {
     for (const flight of this.flights.values()) flight.controller.abort();
     this.flights.clear();
     this.cache.clear();
+    this.pool.close();
   }
 
   lookup(qnameIn: string, qtype: QueryType, options: LookupOptions = {}): Promise<LookupResult> {
@@ -356,6 +360,7 @@ export class StubResolver implements Resolver {
             timeoutMs: this.config.timeoutMs,
             maxTcpReplyBytes: this.config.maxTcpReplyBytes,
             signal,
+            pool: this.pool,
           });
         } finally {
           slot.release();

@@ -11,14 +11,15 @@
  * DESCRIPTION
  *   Framing and codec only; what a reply *means* is decided in stub-resolver.ts.
  *
- *   UDP: a fresh socket per question (so the OS picks a random source port), `connect()`ed to the
- *   upstream (the kernel then drops datagrams from anyone else, and an ICMP port-unreachable comes
- *   back as ECONNREFUSED instead of a silent timeout), and a crypto-random 16-bit id. A datagram is
- *   accepted only if it comes from the upstream's address and port, decodes, is a response, has
- *   our id, and repeats our question (one question; name compared case-insensitively, type, class
- *   IN). Anything else is ignored and the wait goes on until the timeout: an off-path attacker
- *   must not be able to end the wait early with a forged or garbage datagram.
- *
+ *   UDP: through the resolver's UdpPool (udp-pool.ts): a socket `connect()`ed to the upstream
+ *   (the kernel then drops datagrams from anyone else, and an ICMP port-unreachable comes back as
+ *   ECONNREFUSED instead of a silent timeout), on an OS-chosen random port that is replaced every
+ *   `udpQueriesPerSocketCount` questions, and a crypto-random 16-bit id. A datagram is accepted
+ *   only if it decodes, is a response, has our id, and repeats our question (one question; name
+ *   compared case-insensitively, type, class IN). Anything else is ignored and the wait goes on
+ *   until the timeout: an off-path attacker must not be able to end the wait early with a forged
+ *   or garbage datagram.
+
  *   TCP: used only when the accepted UDP reply has TC set. Same question, a new random id, 2-byte
  *   length framing (RFC 1035 §4.2.2), a fresh `timeoutMs`. A length prefix above
  *   `maxTcpReplyBytes` ends the exchange as a network error before the body is buffered; replies
@@ -28,8 +29,8 @@
  *   keeps the UDP path simple and is what the FCrDNS check needs (a PTR set is small).
  *
  *   Every path (reply, timeout, abort, socket error) settles the promise exactly once, clears the
- *   timer, removes the abort listener and closes the socket; the socket keeps an error listener
- *   after that so a late error is harmless. Timers are not unref'd: a pending exchange must be
+ *   timer, removes the abort listener and releases its id (TCP: closes the socket); pooled sockets
+ *   keep their error listener, so a late error is harmless. Timers are not unref'd: a pending exchange must be
  *   allowed to finish.
  *
  *   Record data (toDnsRecord): A/AAAA as dns-packet prints them (AAAA canonical compressed, lower
@@ -53,14 +54,13 @@
  *     isEncodableName() is checked before any name is encoded.
  *   - TXT decodes to Buffers; rcode is a string (`NOERROR`, …, `RCODE_11`); no extended rcode.
  */
-import dgram from 'node:dgram';
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import dnsPacket from 'dns-packet';
 import type { Answer, DecodedPacket } from 'dns-packet';
-import ipaddr from 'ipaddr.js';
 import { formatUpstream } from './upstream.js';
+import { UdpPool } from './udp-pool.js';
 import type { DnsExchange, DnsFlags, DnsRecord, QueryType, Upstream } from './types.js';
 
 /** Wire limits of RFC 1035 §2.3.4 (not tunables). */
@@ -80,6 +80,8 @@ export interface ExchangeRequest {
   readonly timeoutMs: number;
   readonly maxTcpReplyBytes: number;
   readonly signal?: AbortSignal;
+  /** The resolver's UDP sockets; without one, the question gets a socket of its own. */
+  readonly pool?: UdpPool;
 }
 
 export interface ExchangeResult {
@@ -203,16 +205,6 @@ function isReplyTo(p: DecodedPacket, id: number, qname: string, qtype: QueryType
   return qn === qname && q.type === qtype && (q.class ?? 'IN') === 'IN';
 }
 
-function sameAddress(a: string, b: string): boolean {
-  try {
-    const pa = ipaddr.parse(a);
-    const pb = ipaddr.parse(b);
-    return pa.kind() === pb.kind() && pa.toNormalizedString() === pb.toNormalizedString();
-  } catch {
-    return false;
-  }
-}
-
 function errorCode(err: unknown): string {
   if (err instanceof Error) {
     return 'code' in err && typeof err.code === 'string' ? err.code : err.message.slice(0, 80);
@@ -276,40 +268,19 @@ interface AttemptContext {
 }
 
 function udpAttempt(req: ExchangeRequest): Promise<Attempt> {
+  // Without a pool (direct callers, tests): a socket of its own, closed with the question.
+  const pool = req.pool ?? new UdpPool(1);
+  const ownPool = req.pool === undefined;
   return runAttempt(req, 'udp', (ctx) => {
-    const id = randomInt(0, ID_SPACE);
-    const { host, port } = req.upstream;
-    const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
-    let closed = false;
-    socket.on('error', (err) => ctx.fail(errorCode(err)));
-    socket.on('message', (msg, rinfo) => {
-      if (rinfo.port !== port || !sameAddress(rinfo.address, host)) return;
-      let packet: DecodedPacket;
-      try {
-        packet = dnsPacket.decode(msg);
-      } catch {
-        return; // garbage: keep waiting
-      }
-      if (isReplyTo(packet, id, req.qname, req.qtype)) ctx.accept(packet);
-    });
-    socket.connect(port, host, () => {
-      if (ctx.isSettled()) return;
-      try {
-        socket.send(encodeQuery(id, req.qname, req.qtype), (err) => {
-          if (err) ctx.fail(errorCode(err));
-        });
-      } catch (err) {
-        ctx.fail(errorCode(err));
-      }
+    const question = pool.send(req.upstream, (id) => encodeQuery(id, req.qname, req.qtype), {
+      onReply: (packet) => {
+        if (isReplyTo(packet, question.id, req.qname, req.qtype)) ctx.accept(packet);
+      },
+      onError: (detail) => ctx.fail(detail),
     });
     return () => {
-      if (closed) return;
-      closed = true;
-      try {
-        socket.close();
-      } catch {
-        // already closed
-      }
+      question.done();
+      if (ownPool) pool.close();
     };
   });
 }

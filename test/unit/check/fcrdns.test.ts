@@ -497,3 +497,32 @@ describe('shared results report each caller\'s input', () => {
     resolver.close();
   });
 });
+
+describe('admission: a flood of new addresses', () => {
+  test('checks not admitted before their deadline are temperror / deadline, cost no query, and are not cached', async () => {
+    server.setZone({ ...PASS_V4, behaviours: { '10.2.0.192.in-addr.arpa': { delayMs: 300 } } });
+    const { checker, resolver } = makeChecker({ check: { maxRunningCount: 1, deadlineMs: 150 } });
+    const [first, ...rest] = await Promise.all(['192.0.2.10', '192.0.2.11', '192.0.2.12'].map((ip) => checker.check(ip)));
+    assert.equal(first?.reason, 'deadline', 'the running one hits its own deadline');
+    for (const r of rest) {
+      assert.equal(r.verdict, 'temperror');
+      assert.equal(r.reason, 'deadline');
+      assert.equal(r.ttl, 0);
+    }
+    assert.equal(server.queryCount('11.2.0.192.in-addr.arpa', 'PTR'), 0);
+    assert.equal(server.queryCount('12.2.0.192.in-addr.arpa', 'PTR'), 0);
+    assert.equal(checker.cached('192.0.2.11'), undefined);
+    resolver.close();
+  });
+
+  test('past maxWaitingCount a check is temperror / overload at once', async () => {
+    server.setZone({ ...PASS_V4, behaviours: { 'mail.example.com/A': { delayMs: 100 } } });
+    const { checker, resolver } = makeChecker({ check: { maxRunningCount: 1, maxWaitingCount: 1 } });
+    const results = await Promise.all(['192.0.2.10', '192.0.2.11', '192.0.2.12'].map((ip) => checker.check(ip)));
+    assert.deepEqual(
+      results.map((r) => `${r.verdict}/${r.reason}`),
+      ['pass/confirmed', 'permerror/no-ptr', 'temperror/overload'],
+    );
+    resolver.close();
+  });
+});

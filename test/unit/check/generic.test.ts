@@ -168,3 +168,18 @@ void describe('detectGenericAll', () => {
     }
   });
 });
+
+void describe('the cheap pre-filter never hides an address', () => {
+  void test('an IPv6 interface identifier of four one-digit groups is still found', () => {
+    const v6 = normaliseAddress('2001:db8::a:b:c:d');
+    assert.equal(detectGeneric('a-b-c-d.example.net', v6).level, 'strong');
+  });
+  void test('an 8-hex IPv4 spelling with no decimal digit is still found', () => {
+    const v4 = normaliseAddress('175.175.175.175'); // afafafaf
+    assert.equal(detectGeneric('pafafafaf.dip.example.de', v4).level, 'strong');
+  });
+  void test('a host part with too few digits or hex characters is not searched, and not generic', () => {
+    const v4 = normaliseAddress('192.0.2.1');
+    assert.equal(detectGeneric('mail.example.com', v4).level, 'none');
+  });
+});
