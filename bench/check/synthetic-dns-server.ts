@@ -51,7 +51,7 @@ socket.bind(0, '127.0.0.1', () => {
   process.stdout.write(JSON.stringify({ port: socket.address().port }) + '\n');
 });
 process.on('SIGUSR2', () => {
-  process.stdout.write(JSON.stringify({ queries }) + '\n');
+  process.stdout.write(JSON.stringify({ queries, cpuMs: Math.round((process.cpuUsage().user + process.cpuUsage().system) / 1000) }) + '\n');
 });
 process.on('SIGTERM', () => {
   socket.close();

@@ -19,6 +19,8 @@
  *   check.maxRunningCount, check.maxWaitingCount, check.deadlineMs.
  */
 
+import type { AbortLike } from '../util/abort.js';
+
 /** Why a check did not run. */
 export type Refusal = 'deadline' | 'overload' | 'aborted';
 
@@ -35,7 +37,7 @@ class Waiter<T> {
     private readonly work: (waitedMs: number) => Promise<T>,
     private readonly refused: (why: Refusal) => T,
     private readonly resolve: (value: T | Promise<T>) => void,
-    private readonly signal: AbortSignal | undefined,
+    private readonly signal: AbortLike | undefined,
   ) {}
 
   /** Mark done; true the first time only. */
@@ -72,7 +74,8 @@ const QUEUE_COMPACT_AT = 1024;
 export class Admission {
   private running = 0;
   private waiting = 0;
-  private queue: Waiter<unknown>[] = [];
+  /** Consumed slots are cleared at once: a settled waiter must not keep its result alive. */
+  private queue: (Waiter<unknown> | undefined)[] = [];
   private head = 0;
   private timer: NodeJS.Timeout | undefined;
 
@@ -90,7 +93,7 @@ export class Admission {
    * Run `work` now if fewer than maxRunning run, else when its turn comes; `refused` gives the
    * result when it never runs (deadline passed while waiting, queue full, caller aborted).
    */
-  run<T>(work: (waitedMs: number) => Promise<T>, refused: (why: Refusal) => T, signal?: AbortSignal): Promise<T> {
+  run<T>(work: (waitedMs: number) => Promise<T>, refused: (why: Refusal) => T, signal?: AbortLike): Promise<T> {
     if (signal?.aborted === true) return Promise.resolve(refused('aborted'));
     if (this.running < this.options.maxRunning && this.waiting === 0) return this.begin(work, 0);
     if (this.waiting >= this.options.maxWaiting) return Promise.resolve(refused('overload'));
@@ -132,8 +135,9 @@ export class Admission {
   private drain(): void {
     this.expire();
     while (this.running < this.options.maxRunning && this.head < this.queue.length) {
-      const next = this.queue[this.head++] as Waiter<unknown>;
-      if (next.start(this, this.options.now() - next.enqueuedAt)) this.waiting -= 1;
+      const next = this.queue[this.head];
+      this.queue[this.head++] = undefined;
+      if (next?.start(this, this.options.now() - next.enqueuedAt) === true) this.waiting -= 1;
     }
     this.compact();
     this.armTimer();
@@ -143,10 +147,10 @@ export class Admission {
   private expire(): void {
     const cutoff = this.options.now() - this.options.deadlineMs;
     while (this.head < this.queue.length) {
-      const first = this.queue[this.head] as Waiter<unknown>;
-      if (!first.settled && first.enqueuedAt > cutoff) break;
-      this.head++;
-      if (first.refuse('deadline')) this.waiting -= 1;
+      const first = this.queue[this.head];
+      if (first !== undefined && !first.settled && first.enqueuedAt > cutoff) break;
+      this.queue[this.head++] = undefined;
+      if (first?.refuse('deadline') === true) this.waiting -= 1;
     }
   }
 
@@ -154,8 +158,8 @@ export class Admission {
     if (this.timer !== undefined) return;
     let first: Waiter<unknown> | undefined;
     for (let i = this.head; i < this.queue.length && first === undefined; i++) {
-      const w = this.queue[i] as Waiter<unknown>;
-      if (!w.settled) first = w;
+      const w = this.queue[i];
+      if (w !== undefined && !w.settled) first = w;
     }
     if (first === undefined) return;
     const dueInMs = Math.max(0, first.enqueuedAt + this.options.deadlineMs - this.options.now());

@@ -30,7 +30,7 @@ import type { CheckConfig } from '../config/schema.js';
 import { normaliseAddress, type NormalisedAddress } from './address.js';
 import { BypassList } from './bypass.js';
 import { Admission } from './admission.js';
-import { notRunResult, runFcrdns, type FcrdnsOptions } from './fcrdns.js';
+import { notRunResult, runFcrdns, type FcrdnsDeps, type FcrdnsOptions } from './fcrdns.js';
 import type { CheckResult } from './types.js';
 
 export interface CheckerOptions {
@@ -56,12 +56,14 @@ export class FcrdnsChecker {
   private readonly verdicts: LRUCache<string, CacheEntry> | null;
   private readonly running = new Map<string, Promise<CheckResult>>();
   private readonly admission: Admission;
+  private readonly deps: FcrdnsDeps;
 
   constructor(options: CheckerOptions) {
     this.resolver = options.resolver;
     this.config = options.config;
     this.now = options.now ?? Date.now;
     this.bypass = new BypassList(options.config.bypass);
+    this.deps = { resolver: this.resolver, config: this.config, now: this.now };
     this.admission = new Admission({
       maxRunning: options.config.maxRunningCount,
       maxWaiting: options.config.maxWaitingCount,
@@ -155,7 +157,7 @@ export class FcrdnsChecker {
    * must hold nothing but its small waiting record (see admission.ts).
    */
   private runAndStore(address: NormalisedAddress, input: string, options: CheckOptions): Promise<CheckResult> {
-    const deps = { resolver: this.resolver, config: this.config, now: this.now };
+    const deps = this.deps;
     const startedAt = this.now();
     // The deadline runs from the call: time spent waiting to be admitted counts against it. A
     // check that never runs (too late, too many waiting) costs no DNS work and is not cached.

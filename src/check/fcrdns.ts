@@ -33,6 +33,7 @@ import type { CheckConfig } from '../config/schema.js';
 import { formatAddress, parseAnswerAddress, reverseName, sameAddress, type NormalisedAddress } from './address.js';
 import { cleanPtrNames } from './names.js';
 import { detectGenericAll } from './generic.js';
+import { Abort, type AbortLike } from '../util/abort.js';
 import type { CheckResult, ForwardResult, Reason, TraceStep, Verdict } from './types.js';
 
 export interface FcrdnsDeps {
@@ -42,13 +43,20 @@ export interface FcrdnsDeps {
 }
 
 export interface FcrdnsOptions {
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortLike;
   /** Bypass the resolver's cache (self-service unblock). */
   readonly noCache?: boolean;
   /** Evaluate every name even after a match (diagnostics). */
   readonly complete?: boolean;
   /** Also look up the other family of each evaluated name (diagnostics). */
   readonly otherFamily?: boolean;
+  /**
+   * Keep the raw DNS exchanges in the trace of a `pass` too (diagnostics). Without it a pass
+   * keeps its steps, names, answers and TTLs but not the exchanges: nobody needs them for a
+   * client that is let in, and under a flood they are most of what a result weighs. Any other
+   * verdict always keeps them (they are the evidence).
+   */
+  readonly keepExchanges?: boolean;
 }
 
 /**
@@ -82,20 +90,20 @@ export function notRunResult(address: NormalisedAddress, input: string, reason: 
 }
 
 /**
- * The whole-check deadline and the caller's signal as one AbortSignal. A timer cleared when the
- * check ends, rather than AbortSignal.timeout() (whose timer and listeners outlive the check for
- * the whole deadline) or AbortSignal.any() (which leaks on Node 20 when a source signal lives
- * long).
+ * The whole-check deadline and the caller's signal as one cheap signal (util/abort.ts). A timer
+ * cleared when the check ends, rather than AbortSignal.timeout() (whose timer and listeners
+ * outlive the check for the whole deadline) or AbortSignal.any() (which leaks on Node 20 when a
+ * source signal lives long).
  */
 class CheckBudget {
-  private readonly controller = new AbortController();
+  private readonly controller = new Abort();
   private readonly timer: NodeJS.Timeout;
   private expired = false;
   private readonly onCallerAbort = (): void => this.controller.abort();
 
   constructor(
     deadlineMs: number,
-    private readonly caller: AbortSignal | undefined,
+    private readonly caller: AbortLike | undefined,
   ) {
     this.timer = setTimeout(() => {
       this.expired = true;
@@ -105,8 +113,8 @@ class CheckBudget {
     else caller?.addEventListener('abort', this.onCallerAbort, { once: true });
   }
 
-  get signal(): AbortSignal {
-    return this.controller.signal;
+  get signal(): AbortLike {
+    return this.controller;
   }
 
   /** True once the deadline (not the caller) ended the check. */
@@ -134,7 +142,7 @@ async function checkSteps(
   const trace: TraceStep[] = [normaliseStep(input, address)];
 
   const finish = (parts: Omit<ResultParts, 'trace'>): CheckResult =>
-    buildResult(address, input, { ...parts, trace }, deps, startedAt);
+    buildResult(address, input, { ...parts, trace }, deps, startedAt, options.keepExchanges === true);
 
   // Step 4: the PTR query, on a name we build ourselves.
   const ptrName = reverseName(address);
@@ -219,8 +227,13 @@ async function checkSteps(
   return finish({ ptrName, verdict, reason, ttls, ptrViaCname, forward, ...nameParts });
 }
 
+/** A pass's trace without the raw exchanges (see FcrdnsOptions.keepExchanges). */
+function withoutExchanges(trace: readonly TraceStep[]): TraceStep[] {
+  return trace.map((step) => (step.step === 'ptr' || step.step === 'forward' ? { ...step, exchanges: [] } : step));
+}
+
 interface ForwardOptions {
-  readonly signal: AbortSignal;
+  readonly signal: AbortLike;
   readonly noCache: boolean;
   readonly concurrency: number;
   readonly stopAtMatch: boolean;
@@ -315,6 +328,7 @@ function buildResult(
   parts: ResultParts,
   deps: FcrdnsDeps,
   startedAt: number,
+  keepExchanges = true,
 ): CheckResult {
   const forward = parts.forward ?? [];
   const names = parts.names ?? [];
@@ -347,7 +361,7 @@ function buildResult(
     },
     genericEvidence,
     ttl: verdictTtl(parts.verdict, parts.ttls, deps.config),
-    trace: parts.trace,
+    trace: parts.verdict === 'pass' && !keepExchanges ? withoutExchanges(parts.trace) : parts.trace,
     checkedAt: startedAt,
     durationMs: deps.now() - startedAt, // whole milliseconds: the clock is Date.now()
     fromCache: false,

@@ -138,35 +138,88 @@ function pad(text: string, width: number): string {
   return text.padStart(width, '0');
 }
 
-/** ipv4Candidates - the decimal and hex spellings of an IPv4 address worth searching for. */
-function ipv4Candidates(bytes: Uint8Array): Candidate[] {
-  const octets = Array.from(bytes);
-  const sequences: number[][] = [octets, [...octets].reverse()];
-  for (let i = 0; i + IPV4_WINDOW <= octets.length; i++) {
-    const window = octets.slice(i, i + IPV4_WINDOW);
-    sequences.push(window, [...window].reverse());
-  }
-  const out: Candidate[] = [];
-  const seen = new Set<string>();
-  const add = (text: string): void => {
-    if (seen.has(text)) return;
-    seen.add(text);
-    out.push({ text, touching: DIGIT, letterPrefix: false, kind: 'decimal' });
-  };
-  // Longest sequences first, so the evidence shows the whole address when it is there.
-  for (const sequence of sequences) {
-    const plain = sequence.map(String);
-    const padded = plain.map((octet) => pad(octet, OCTET_PAD));
-    for (const separator of SEPARATORS) {
-      add(plain.join(separator));
-      add(padded.join(separator));
+/**
+ * findIpv4 - the IPv4 address written into a host part, or null. Decimal: a chain of digit runs
+ * joined by one and the same separator (`-`, `.`, `_`), of which three or four in a row are
+ * octets of the address in order or reversed, all plain (`198-51-100`) or all zero-padded
+ * (`198-051-100`); or one digit run that is three or four padded octets run together
+ * (`198051100007`), or all four plain ones (`19851100` would be ambiguous with three, so only the
+ * four-octet plain form counts). Hex: the eight hex digits, with nothing alphanumeric around them
+ * but an optional `0x` or one letter before (`pD9E4F89F`). Works on the name's own digit runs,
+ * so it costs a scan of the name, not a search for dozens of pre-built spellings.
+ */
+function findIpv4(host: string, bytes: Uint8Array): Candidate | null {
+  // Runs of digits, each with where it starts.
+  const runs: string[] = [];
+  const starts: number[] = [];
+  for (let i = 0; i < host.length; ) {
+    if (!isDigit(host.charCodeAt(i))) {
+      i++;
+      continue;
     }
-    add(padded.join(''));
-    if (sequence.length === IPV4_BYTES) add(plain.join(''));
+    const from = i;
+    while (i < host.length && isDigit(host.charCodeAt(i))) i++;
+    runs.push(host.slice(from, i));
+    starts.push(from);
   }
-  const hex = octets.map((octet) => pad(octet.toString(HEX_RADIX), BYTE_HEX_DIGITS)).join('');
-  out.push({ text: hex, touching: ALNUM, letterPrefix: true, kind: 'hex' });
-  return out;
+  if (runs.length === 0) return findHexIpv4(host, bytes);
+  const windows = ipv4Windows(bytes);
+  let best: string | null = null;
+  const consider = (text: string): void => {
+    if (best === null || text.length > best.length) best = text;
+  };
+  for (let i = 0; i < runs.length; i++) {
+    const run = runs[i] as string;
+    // One run on its own: padded octets run together, or the four plain octets.
+    if (windows.joined.has(run)) consider(run);
+    // A chain of runs joined by one and the same separator.
+    const separator = host[(starts[i] as number) + run.length];
+    if (separator !== '-' && separator !== '.' && separator !== '_') continue;
+    let end = i + 1;
+    while (end < runs.length && starts[end] === (starts[end - 1] as number) + (runs[end - 1] as string).length + 1 && host[(starts[end] as number) - 1] === separator) end++;
+    if (end - i < IPV4_WINDOW) continue;
+    for (const want of windows.spelled) {
+      for (let c = i; c + want.length <= end; c++) {
+        let same = true;
+        for (let k = 0; k < want.length && same; k++) same = runs[c + k] === want[k];
+        if (same) consider(want.join(separator));
+      }
+    }
+  }
+  if (best !== null) return { text: best, touching: DIGIT, letterPrefix: false, kind: 'decimal' };
+  return findHexIpv4(host, bytes);
+}
+
+function isDigit(code: number): boolean {
+  return code >= 48 && code <= 57;
+}
+
+/**
+ * The octet sequences to look for: three or four in a row, in order or reversed, all plain or
+ * all padded (`spelled`, longest first); and the forms written without separators (`joined`).
+ */
+function ipv4Windows(bytes: Uint8Array): { spelled: string[][]; joined: Set<string> } {
+  const octets = Array.from(bytes);
+  const spelled: string[][] = [];
+  const joined = new Set<string>();
+  for (const order of [octets, [...octets].reverse()]) {
+    const plain = order.map(String);
+    const padded = plain.map((o) => pad(o, OCTET_PAD));
+    joined.add(plain.join(''));
+    for (let len = order.length; len >= IPV4_WINDOW; len--) {
+      for (let w = 0; w + len <= order.length; w++) {
+        spelled.push(plain.slice(w, w + len), padded.slice(w, w + len));
+        joined.add(padded.slice(w, w + len).join(''));
+      }
+    }
+  }
+  return { spelled, joined };
+}
+
+/** The 8-hex spelling, with nothing alphanumeric around it but an optional `0x` or one letter. */
+function findHexIpv4(host: string, bytes: Uint8Array): Candidate | null {
+  const hex = Array.from(bytes, (octet) => pad(octet.toString(HEX_RADIX), BYTE_HEX_DIGITS)).join('');
+  return findCandidate(host, [{ text: hex, touching: ALNUM, letterPrefix: true, kind: 'hex' }]);
 }
 
 /** ipv6Candidates - spellings of the interface identifier (last 64 bits) of an IPv6 address. */
@@ -195,9 +248,13 @@ function familyOf(ip: Pick<IpAddress, 'bytes'>): 4 | 6 {
 }
 
 function candidatesFor(ip: Pick<IpAddress, 'bytes'>): Candidate[] {
-  if (ip.bytes.length === IPV4_BYTES) return ipv4Candidates(ip.bytes);
-  if (ip.bytes.length === IPV6_BYTES) return ipv6Candidates(ip.bytes);
-  return [];
+  return ip.bytes.length === IPV6_BYTES ? ipv6Candidates(ip.bytes) : [];
+}
+
+/** The address in the host part, by the family's own method. */
+function findAddress(host: string, ip: Pick<IpAddress, 'bytes'>, candidates: () => readonly Candidate[]): Candidate | null {
+  if (ip.bytes.length === IPV4_BYTES) return findIpv4(host, ip.bytes);
+  return findCandidate(host, candidates());
 }
 
 /** touches - true when the character at `index` exists and matches `pattern`. */
@@ -222,7 +279,7 @@ function findCandidate(host: string, candidates: readonly Candidate[]): Candidat
 }
 
 /** judge - one name; `candidates` is asked for only when the host part may hold an address. */
-function judge(rawName: string, family: 4 | 6, candidates: () => readonly Candidate[]): GenericEvidence {
+function judge(rawName: string, ip: Pick<IpAddress, 'bytes'>, candidates: () => readonly Candidate[]): GenericEvidence {
   const name = rawName.slice(0, NAME_MAX_CHARS).replace(/[A-Z]+/g, (run) => run.toLowerCase()).replace(/\.$/, '');
   const domain = registrableDomain(name);
   const host = name.length > domain.length ? name.slice(0, name.length - domain.length - 1) : '';
@@ -235,7 +292,7 @@ function judge(rawName: string, family: 4 | 6, candidates: () => readonly Candid
     evidence.push(words);
   };
 
-  const found = mayHoldAddress(host, family) ? findCandidate(host, candidates()) : null;
+  const found = mayHoldAddress(host, familyOf(ip)) ? findAddress(host, ip, candidates) : null;
   if (found !== null) raise('strong', evidenceFor(found));
 
   const lowering: string[] = [];
@@ -261,7 +318,7 @@ function judge(rawName: string, family: 4 | 6, candidates: () => readonly Candid
 
 /** detectGeneric - how generic one PTR name looks for this address. */
 export function detectGeneric(name: string, ip: IpAddress): GenericEvidence {
-  return judge(name, familyOf(ip), () => candidatesFor(ip));
+  return judge(name, ip, () => candidatesFor(ip));
 }
 
 /** detectGenericAll - the most generic-looking of several names (the first of equals). */
@@ -270,7 +327,7 @@ export function detectGenericAll(names: readonly string[], ip: IpAddress): Gener
   const candidates = (): readonly Candidate[] => (computed ??= candidatesFor(ip));
   let best: GenericEvidence = { level: 'none', evidence: [] };
   for (const name of names) {
-    const result = judge(name, familyOf(ip), candidates);
+    const result = judge(name, ip, candidates);
     if (LEVEL_RANK[result.level] > LEVEL_RANK[best.level]) best = result;
   }
   return best;

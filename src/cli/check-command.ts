@@ -101,7 +101,7 @@ async function runCheck(ips: readonly string[], flags: CheckFlags, configFile: s
     await inOrder(
       inputs,
       flags.concurrency,
-      (line) => checker.check(line.text, { noCache: !flags.cache, complete: diagnostics, otherFamily: diagnostics }),
+      (line) => checker.check(line.text, { noCache: !flags.cache, complete: diagnostics, otherFamily: diagnostics, keepExchanges: true }),
       (result) => {
         verdicts.add(result.verdict);
         const key = `${result.verdict} ${result.reason}`;

@@ -24,6 +24,8 @@
  *   maxInFlightCount, maxQueuedCount (ResolverConfig).
  */
 
+import type { AbortLike } from '../util/abort.js';
+
 export type Slot =
   | { readonly ok: true; release(): void }
   | { readonly ok: false; readonly reason: 'queue-full' | 'aborted' };
@@ -40,7 +42,8 @@ export class InFlightLimiter {
   private readonly maxInFlight: number;
   private readonly maxQueued: number;
   private held = 0;
-  private queue: Waiter[] = [];
+  /** Consumed slots are cleared at once, so a granted waiter is not kept alive by the queue. */
+  private queue: (Waiter | undefined)[] = [];
   private head = 0;
   private waiting = 0;
 
@@ -60,7 +63,7 @@ export class InFlightLimiter {
   }
 
   /** acquire - a slot now, a slot later (FIFO), or a refusal; never rejects. */
-  acquire(signal?: AbortSignal): Promise<Slot> {
+  acquire(signal?: AbortLike): Promise<Slot> {
     if (signal?.aborted === true) return Promise.resolve({ ok: false, reason: 'aborted' });
     if (this.held < this.maxInFlight && this.waiting === 0) {
       this.held += 1;
@@ -102,9 +105,10 @@ export class InFlightLimiter {
 
   private drain(): void {
     while (this.held < this.maxInFlight && this.head < this.queue.length) {
-      const next = this.queue[this.head] as Waiter;
+      const next = this.queue[this.head];
+      this.queue[this.head] = undefined;
       this.head += 1;
-      if (next.cancelled) continue;
+      if (next === undefined || next.cancelled) continue;
       next.cancelled = true; // granted: a late abort must not count it again
       this.waiting -= 1;
       this.held += 1;

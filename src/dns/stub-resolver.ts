@@ -63,6 +63,7 @@
  *   The constructor throws BS_ERR_UPSTREAM_INVALID for a bad `servers` entry (start-up only).
  */
 import { UdpPool } from './udp-pool.js';
+import { Abort, type AbortLike } from '../util/abort.js';
 import type { ResolverConfig } from '../config/schema.js';
 import { LookupCache, negativeTtl } from './cache.js';
 import { InFlightLimiter } from './limiter.js';
@@ -115,7 +116,7 @@ type Verdict =
 
 interface Flight {
   readonly promise: Promise<LookupResult>;
-  readonly controller: AbortController;
+  readonly controller: Abort;
   waiters: number;
 }
 
@@ -253,15 +254,15 @@ export class StubResolver implements Resolver {
   }
 
   private startFlight(key: string, qname: string, qtype: QueryType): Flight {
-    const controller = new AbortController();
-    const promise = this.resolve(qname, qtype, controller.signal)
+    const controller = new Abort();
+    const promise = this.resolve(qname, qtype, controller)
       .catch((): LookupResult => {
         // A bug, not a DNS failure: still the temporary-failure path, never an exception.
         return { qname, qtype, outcome: 'temp', tempReason: 'network', records: [], cnameChain: [], ttl: 0, fromCache: false, exchanges: [] };
       })
       .then((result) => {
         if (this.flights.get(key) === flight) this.flights.delete(key);
-        if (!controller.signal.aborted && !this.closed) this.cache.set(result);
+        if (!controller.aborted && !this.closed) this.cache.set(result);
         return result;
       });
     const flight: Flight = { promise, controller, waiters: 0 };
@@ -269,7 +270,7 @@ export class StubResolver implements Resolver {
     return flight;
   }
 
-  private waitFor(flight: Flight, key: string, signal: AbortSignal | undefined, aborted: LookupResult): Promise<LookupResult> {
+  private waitFor(flight: Flight, key: string, signal: AbortLike | undefined, aborted: LookupResult): Promise<LookupResult> {
     flight.waiters += 1;
     return new Promise<LookupResult>((resolve) => {
       let done = false;
@@ -295,7 +296,7 @@ export class StubResolver implements Resolver {
   }
 
   /** resolve - one name and type, CNAMEs followed across replies. */
-  private async resolve(qname: string, qtype: QueryType, signal: AbortSignal): Promise<LookupResult> {
+  private async resolve(qname: string, qtype: QueryType, signal: AbortLike): Promise<LookupResult> {
     const exchanges: DnsExchange[] = [];
     const chain: DnsRecord[] = [];
     const seen = new Set([qname]);
@@ -326,7 +327,7 @@ export class StubResolver implements Resolver {
   }
 
   /** askUpstreams - one name and type to the upstreams in order, with tries and failover. */
-  private async askUpstreams(name: string, qtype: QueryType, signal: AbortSignal, exchanges: DnsExchange[]): Promise<Verdict> {
+  private async askUpstreams(name: string, qtype: QueryType, signal: AbortLike, exchanges: DnsExchange[]): Promise<Verdict> {
     let last: TempReason = 'network';
     for (const upstream of this.upstreams) {
       for (let attempt = 0; attempt < this.config.tries; attempt += 1) {

@@ -61,6 +61,7 @@ import dnsPacket from 'dns-packet';
 import type { Answer, DecodedPacket } from 'dns-packet';
 import { formatUpstream } from './upstream.js';
 import { UdpPool } from './udp-pool.js';
+import type { AbortLike } from '../util/abort.js';
 import type { DnsExchange, DnsFlags, DnsRecord, QueryType, Upstream } from './types.js';
 
 /** Wire limits of RFC 1035 §2.3.4 (not tunables). */
@@ -79,7 +80,7 @@ export interface ExchangeRequest {
   /** Wait for one reply, per transport attempt. */
   readonly timeoutMs: number;
   readonly maxTcpReplyBytes: number;
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortLike;
   /** The resolver's UDP sockets; without one, the question gets a socket of its own. */
   readonly pool?: UdpPool;
 }

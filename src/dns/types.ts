@@ -13,6 +13,8 @@
  *   and escape it, this module does not.
  */
 
+import type { AbortLike } from '../util/abort.js';
+
 /** Record types the stub resolver asks for. */
 export type QueryType = 'A' | 'AAAA' | 'PTR' | 'SOA' | 'NS' | 'TXT' | 'CNAME';
 
@@ -103,7 +105,7 @@ export interface LookupResult {
 
 export interface LookupOptions {
   /** Aborting ends the lookup with `outcome: 'temp', tempReason: 'aborted'`. */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortLike;
   /** Skip the cache for this lookup (the answer still refreshes it). Used by self-service unblock. */
   readonly noCache?: boolean;
 }

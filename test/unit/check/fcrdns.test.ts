@@ -469,8 +469,8 @@ describe('step 9: annotate', () => {
     assert.deepEqual(other.addresses, ['2001:db8::10']);
   });
 
-  test('the trace records every step with the exchanges', async () => {
-    const r = await check(PASS_V4, '192.0.2.10');
+  test('the trace records every step with the exchanges (keepExchanges)', async () => {
+    const r = await check(PASS_V4, '192.0.2.10', {}, { keepExchanges: true });
     assert.deepEqual(
       r.trace.map((s) => s.step),
       ['normalise', 'ptr', 'names', 'forward', 'verdict'],
@@ -480,6 +480,22 @@ describe('step 9: annotate', () => {
     assert.equal(ptr.exchanges[0]?.server, server.upstream);
     assert.equal(ptr.exchanges[0]?.rcode, 'NOERROR');
     assert.equal(ptr.records[0]?.ttl, 900);
+  });
+});
+
+describe('exchanges in the trace', () => {
+  test('a pass drops the raw exchanges unless asked; any other verdict keeps them as evidence', async () => {
+    const pass = await check(PASS_V4, '192.0.2.10');
+    const ptr = pass.trace.find((s) => s.step === 'ptr');
+    assert.ok(ptr && ptr.step === 'ptr');
+    assert.deepEqual(ptr.exchanges, []);
+    assert.equal(ptr.records[0]?.data, 'mail.example.com', 'the answers stay');
+    const fail = await check({ records: { '10.2.0.192.in-addr.arpa': [{ type: 'PTR', data: 'other.example.com' }], 'other.example.com': [{ type: 'A', data: '192.0.2.99' }] } }, '192.0.2.10');
+    const failPtr = fail.trace.find((s) => s.step === 'ptr');
+    assert.ok(failPtr && failPtr.step === 'ptr');
+    assert.equal(failPtr.exchanges.length, 1);
+    const forward = fail.trace.find((s) => s.step === 'forward');
+    assert.ok(forward && forward.step === 'forward' && forward.exchanges.length === 1);
   });
 });
 
