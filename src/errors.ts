@@ -34,6 +34,7 @@ export const ERROR_CODES = Object.freeze({
   BS_ERR_CIDR_INVALID: { exit: EXIT.usage, summary: 'a CIDR range does not parse' },
   BS_ERR_UPSTREAM_INVALID: { exit: EXIT.usage, summary: 'a DNS upstream is not host[:port]' },
   BS_ERR_INPUT_UNREADABLE: { exit: EXIT.noInput, summary: 'an input file cannot be read' },
+  BS_ERR_STORE_UNAVAILABLE: { exit: EXIT.tempFail, summary: 'the store (SQLite file or Redis) cannot be reached or written' },
 } as const);
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,0 +1,216 @@
+/**
+ * NAME
+ *   store/types - the one storage interface of BlockSmith
+ *
+ * DESCRIPTION
+ *   The firewall talks to storage only through `Store`. Two implementations: `store/sqlite`
+ *   (one node, a file under ./data, the default) and `store/redis` (several nodes). One contract
+ *   test suite (test/unit/store/contract.ts) runs against both.
+ *
+ *   The store is deliberately plain: it keeps records and applies each write atomically, the
+ *   firewall owns the rules (when to list, clear, expire). Every write that changes what a
+ *   decision would be (listing put or cleared, allow entry added or removed) is one atomic unit
+ *   with its audit entry, is durable before the promise resolves, and is announced to every node
+ *   through `subscribe` (the writer's own node included), so hot caches follow within a second.
+ *
+ *   Times are milliseconds since the epoch. Addresses are normalised text (check/address.ts);
+ *   ranges are CIDR text as given by the operator, validated by the caller.
+ *
+ *   Errors: a store that cannot reach its backend rejects with BlockSmithError
+ *   BS_ERR_STORE_UNAVAILABLE; a record that is not there is `undefined`, never an error.
+ */
+import type { Reason, Verdict } from '../check/types.js';
+
+/** The fronts through which mail servers and people reach the firewall. */
+export type Front = 'policy' | 'dnsbl' | 'gate' | 'api' | 'portal' | 'cli';
+
+/** What was seen when a client was refused: logged, kept with the listing, found by reference. */
+export interface Evidence {
+  /** Short reference id (crypto-random, Crockford base32), e.g. `K7Q2M9PX`. */
+  readonly ref: string;
+  readonly at: number;
+  readonly front: Front;
+  readonly ip: string;
+  readonly verdict: Verdict;
+  readonly reason: Reason | 'listed' | 'manual';
+  readonly helo?: string;
+  readonly sender?: string;
+  readonly recipient?: string;
+  /** The SMTP reply given, first line. */
+  readonly reply?: string;
+  /** The check's names, for the portal. */
+  readonly names?: readonly string[];
+  /** The check's trace as JSON-safe data (already sanitised for length). */
+  readonly trace?: unknown;
+}
+
+export type ListingState = 'active' | 'cleared' | 'expired';
+
+/** Why a listing ended. */
+export type ClearCause = 'dns-fixed' | 'unblock' | 'operator' | 'expired' | 'allowlisted';
+
+export interface Listing {
+  readonly ip: string;
+  readonly state: ListingState;
+  /** The verdict that listed it, or `manual` for an operator's listing. */
+  readonly verdict: 'fail' | 'permerror' | 'manual';
+  readonly reason: Reason | 'manual';
+  readonly listedAt: number;
+  /** Who listed it: `check` or an operator's account name. */
+  readonly listedBy: string;
+  readonly lastRejectAt: number;
+  readonly rejectCount: number;
+  /** No re-check before this time (re-check interval, never before the negative TTL ends). */
+  readonly recheckDueAt: number;
+  readonly firstEvidence: Evidence;
+  readonly latestEvidence: Evidence;
+  readonly note?: string;
+  readonly clearedAt?: number;
+  readonly clearedBy?: string;
+  readonly clearCause?: ClearCause;
+}
+
+export interface AllowEntry {
+  readonly id: string;
+  /** An address or a CIDR range, IPv4 or IPv6. */
+  readonly range: string;
+  readonly note: string;
+  readonly author: string;
+  readonly createdAt: number;
+  readonly expiresAt?: number;
+  /** The whitelist request it came from, if any. */
+  readonly requestRef?: string;
+}
+
+export type RequestState = 'pending' | 'approved' | 'denied';
+
+export interface WhitelistRequest {
+  readonly ref: string;
+  readonly range: string;
+  readonly domain: string;
+  readonly contact: string;
+  readonly rejectionRef?: string;
+  readonly why: string;
+  readonly state: RequestState;
+  readonly createdAt: number;
+  readonly decidedAt?: number;
+  readonly decidedBy?: string;
+  /** Shown to the requester when denied. */
+  readonly decisionReason?: string;
+  readonly allowId?: string;
+  /** The visitor's address, for abuse handling (not shown publicly). */
+  readonly fromIp?: string;
+}
+
+export interface ContactMessage {
+  readonly id: string;
+  readonly at: number;
+  readonly email: string;
+  readonly subject: string;
+  readonly body: string;
+  readonly name?: string;
+  readonly ip?: string;
+  readonly ref?: string;
+}
+
+export interface AuditEntry {
+  readonly id: string;
+  readonly at: number;
+  /** `self-service`, `re-check`, `expiry`, `operator:<name>`, `cli`, `api:<key name>`. */
+  readonly actor: string;
+  /** LIST, CLEAR, EXPIRE, ALLOW-ADD, ALLOW-REMOVE, REQUEST-CREATE, REQUEST-APPROVE, REQUEST-DENY, CONTACT, … */
+  readonly action: string;
+  /** The IP, range or reference acted on. */
+  readonly target: string;
+  readonly detail?: string;
+}
+
+/** One hour's counters: name → count. Names are the firewall's (e.g. `decision.policy.reject`). */
+export interface HourlyStats {
+  /** Start of the hour, ms since epoch, UTC. */
+  readonly hour: number;
+  readonly counters: Readonly<Record<string, number>>;
+}
+
+/** What other nodes must hear about, to update their hot caches. */
+export type StoreEvent =
+  | { readonly type: 'listing'; readonly ip: string }
+  | { readonly type: 'allow'; readonly id: string };
+
+export interface ListingFilter {
+  readonly state?: ListingState;
+  /** An address or CIDR range the listing's IP lies in. */
+  readonly within?: string;
+  readonly reason?: Listing['reason'];
+  readonly limit?: number;
+  /** Opaque position from the previous page. */
+  readonly after?: string;
+}
+
+export interface Page<T> {
+  readonly items: readonly T[];
+  /** Pass as `after` for the next page; absent on the last. */
+  readonly next?: string;
+}
+
+export interface AuditFilter {
+  readonly target?: string;
+  readonly actor?: string;
+  readonly action?: string;
+  readonly since?: number;
+  readonly limit?: number;
+  readonly after?: string;
+}
+
+export interface Store {
+  /** Open the backend (migrations for SQLite); rejects with BS_ERR_STORE_UNAVAILABLE. */
+  open(): Promise<void>;
+  close(): Promise<void>;
+
+  // Listings. `putListing` writes the listing and its audit entry as one atomic unit.
+  getListing(ip: string): Promise<Listing | undefined>;
+  putListing(listing: Listing, audit: Omit<AuditEntry, 'id'>): Promise<void>;
+  /** Active listings in batches, for loading the hot cache at start-up. */
+  activeListings(batch: (listings: readonly Listing[]) => void, batchSize?: number): Promise<void>;
+  listListings(filter: ListingFilter): Promise<Page<Listing>>;
+  /** Active listings whose recheckDueAt ≤ now, oldest first. */
+  dueForRecheck(now: number, limit: number): Promise<readonly Listing[]>;
+
+  // Evidence by reference id (also for rejections that did not list, e.g. from a listing).
+  putEvidence(evidence: Evidence): Promise<void>;
+  getEvidence(ref: string): Promise<Evidence | undefined>;
+
+  // Allowlist. Add and remove carry their audit entry, atomically.
+  putAllow(entry: AllowEntry, audit: Omit<AuditEntry, 'id'>): Promise<void>;
+  removeAllow(id: string, audit: Omit<AuditEntry, 'id'>): Promise<boolean>;
+  getAllow(id: string): Promise<AllowEntry | undefined>;
+  /** Every entry, expired ones included (the caller filters by time). */
+  allAllows(): Promise<readonly AllowEntry[]>;
+
+  // Whitelist requests.
+  putRequest(request: WhitelistRequest, audit: Omit<AuditEntry, 'id'>): Promise<void>;
+  getRequest(ref: string): Promise<WhitelistRequest | undefined>;
+  listRequests(state: RequestState | undefined, limit: number, after?: string): Promise<Page<WhitelistRequest>>;
+  /** Approve: the request's new state and its allow entry, one atomic unit. */
+  approveRequest(request: WhitelistRequest, allow: AllowEntry, audit: Omit<AuditEntry, 'id'>): Promise<void>;
+
+  // Contact messages.
+  putContact(message: ContactMessage, audit: Omit<AuditEntry, 'id'>): Promise<void>;
+  listContacts(limit: number, after?: string): Promise<Page<ContactMessage>>;
+
+  // Audit log (entries are also written by the calls above).
+  listAudit(filter: AuditFilter): Promise<Page<AuditEntry>>;
+
+  // Statistics: add to hourly counters (the firewall batches; one call per flush).
+  addStats(hour: number, increments: Readonly<Record<string, number>>): Promise<void>;
+  stats(fromHour: number, toHour: number): Promise<readonly HourlyStats[]>;
+
+  /**
+   * A lease for cluster-wide background work (re-checks, expiry): true when `holder` holds
+   * `name` until now + ttlMs (acquired or renewed), false when another holder does.
+   */
+  lease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+
+  /** Hear about changes from every node (this one included). Returns the unsubscribe. */
+  subscribe(listener: (event: StoreEvent) => void): () => void;
+}
