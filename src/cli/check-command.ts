@@ -17,7 +17,8 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { BlockSmithError, EXIT } from '../errors.js';
-import { loadConfig, type ConfigInput } from '../config/load.js';
+import { configFilePath, loadConfig, type ConfigInput } from '../config/load.js';
+import { overridesFromEnv } from '../config/env.js';
 import { normaliseAddress } from '../check/address.js';
 import { FcrdnsChecker } from '../check/checker.js';
 import type { Verdict } from '../check/types.js';
@@ -65,13 +66,14 @@ export function registerCheckCommand(program: Command, setExit: (code: number) =
     .option('--no-color', 'no colour, even on a terminal')
     .action(async (ips: string[], flags: CheckFlags, command: Command) => {
       const globals = command.optsWithGlobals<{ config?: string }>();
-      setExit(await runCheck(ips, flags, globals.config ?? process.env.BLOCKSMITH_CONFIG));
+      setExit(await runCheck(ips, flags, configFilePath(globals.config, process.env)));
     });
 }
 
 async function runCheck(ips: readonly string[], flags: CheckFlags, configFile: string | undefined): Promise<number> {
   const config = loadConfig({
-    ...(configFile !== undefined && configFile !== '' ? { file: configFile } : {}),
+    ...(configFile !== undefined ? { file: configFile } : {}),
+    env: overridesFromEnv(process.env),
     overrides: overridesFrom(flags),
     flagNames: FLAG_NAMES,
   });

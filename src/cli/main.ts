@@ -17,7 +17,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('blocksmith')
     .description('A mail-server firewall for clients without forward-confirmed reverse DNS')
     .version(VERSION, '-V, --version')
-    .option('-c, --config <path>', 'JSON configuration file (default: $BLOCKSMITH_CONFIG, else none)')
+    .option('-c, --config <path>', 'YAML (or JSON) configuration file (default: $BLOCKSMITH_CONFIG, else ./blocksmith.yaml if present)')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({

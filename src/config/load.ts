@@ -6,8 +6,9 @@
  *   loadConfig({ file, overrides }): Config
  *
  * DESCRIPTION
- *   The configuration is the embedded defaults, then a JSON file (`--config PATH` or the
- *   BLOCKSMITH_CONFIG environment variable, none by default), then the command line's overrides.
+ *   The configuration is the embedded defaults, then a YAML file (JSON is YAML too: `--config
+ *   PATH`, else BLOCKSMITH_CONFIG, else ./blocksmith.yaml when it exists), then BLOCKSMITH_*
+ *   environment variables (config/env.ts), then the command line's overrides.
  *   The merged object is validated by config/schema.ts once: an unknown key, a wrong type or a
  *   value out of bounds is a BS_ERR_CONFIG_INVALID naming the key (or the flag that set it), never
  *   a silent default. The result is deep-frozen and nothing writes into the caller's objects.
@@ -15,12 +16,17 @@
  * LIMITS
  *   MAX_CONFIG_FILE_BYTES: a configuration file larger than this is refused unread.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { z } from 'zod';
+import { parse as parseYaml } from 'yaml';
 import { BlockSmithError } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
 
 export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
+/** YAML aliases expanded at most (a "billion laughs" file is refused, not expanded). */
+export const MAX_YAML_ALIASES = 100;
+/** The file read when neither --config nor BLOCKSMITH_CONFIG names one. */
+export const DEFAULT_CONFIG_FILE = 'blocksmith.yaml';
 
 /** A partial configuration: what a file or the command line may set. */
 export type ConfigInput = { [key: string]: unknown };
@@ -28,7 +34,9 @@ export type ConfigInput = { [key: string]: unknown };
 export interface LoadOptions {
   /** Path of a JSON configuration file, if any. */
   readonly file?: string;
-  /** Values from the command line, merged over the file. */
+  /** From the environment (config/env.ts overridesFromEnv), merged over the file. */
+  readonly env?: ConfigInput;
+  /** Values from the command line, merged over the file and the environment. */
   readonly overrides?: ConfigInput;
   /** Names the command line used for config paths, for error messages (`resolver.timeoutMs` → `--timeout`). */
   readonly flagNames?: Readonly<Record<string, string>>;
@@ -36,7 +44,7 @@ export interface LoadOptions {
 
 export function loadConfig(options: LoadOptions = {}): Config {
   const fromFile = options.file !== undefined ? readConfigFile(options.file) : {};
-  const merged = mergeDeep(fromFile, options.overrides ?? {});
+  const merged = mergeDeep(mergeDeep(fromFile, options.env ?? {}), options.overrides ?? {});
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
     // A value that came from a flag is a usage error (64), one from the file a configuration error (78).
@@ -62,15 +70,24 @@ export function readConfigFile(path: string): ConfigInput {
   }
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseYaml(text, { maxAliasCount: MAX_YAML_ALIASES, uniqueKeys: true, prettyErrors: true });
   } catch (err) {
-    const detail = err instanceof Error ? err.message : 'invalid JSON';
-    throw new BlockSmithError('BS_ERR_CONFIG_UNREADABLE', `${path}: not valid JSON (${detail})`, { cause: err });
+    const detail = err instanceof Error ? err.message.split('\n')[0] : 'invalid YAML';
+    throw new BlockSmithError('BS_ERR_CONFIG_UNREADABLE', `${path}: not valid YAML or JSON (${detail})`, { cause: err });
   }
+  if (value === null || value === undefined) return {}; // an empty file: all defaults
   if (!isPlainObject(value)) {
-    throw new BlockSmithError('BS_ERR_CONFIG_UNREADABLE', `${path}: the top level must be a JSON object`);
+    throw new BlockSmithError('BS_ERR_CONFIG_UNREADABLE', `${path}: the top level must be a mapping (key: value)`);
   }
   return value;
+}
+
+/** Which file to read: --config, else $BLOCKSMITH_CONFIG, else ./blocksmith.yaml if present. */
+export function configFilePath(flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  if (flag !== undefined && flag !== '') return flag;
+  const fromEnv = env.BLOCKSMITH_CONFIG;
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  return existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined;
 }
 
 function describeIssue(issues: readonly z.core.$ZodIssue[], options: LoadOptions): string {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, mergeDeep, MAX_CONFIG_FILE_BYTES } from '../../../src/config/load.js';
 import { DEFAULT_BYPASS } from '../../../src/config/schema.js';
+import { envName, overridesFromEnv } from '../../../src/config/env.js';
 import { BlockSmithError } from '../../../src/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bs-config-'));
@@ -37,6 +38,24 @@ describe('loadConfig', () => {
     }
   });
 
+  test('YAML files, an empty file, and environment variables between the file and the flags', () => {
+    const path = file('ok.yaml', '# comment\nresolver:\n  timeoutMs: 900\n  tries: 3\n');
+    assert.equal(loadConfig({ file: path }).resolver.timeoutMs, 900);
+    assert.equal(loadConfig({ file: file('empty.yaml', '') }).resolver.timeoutMs, 2000);
+    const env = overridesFromEnv({ BLOCKSMITH_RESOLVER_TIMEOUT_MS: '700', BLOCKSMITH_CHECK_BYPASS: '10.0.0.0/8, 192.168.0.0/16', BLOCKSMITH_CONFIG: 'x' });
+    const config = loadConfig({ file: path, env, overrides: { resolver: { tries: 1 } } });
+    assert.equal(config.resolver.timeoutMs, 700, 'env over file');
+    assert.equal(config.resolver.tries, 1, 'flags over everything');
+    assert.deepEqual(config.check.bypass, ['10.0.0.0/8', '192.168.0.0/16']);
+    assert.equal(loadConfig({ env, overrides: { resolver: { timeoutMs: 600 } } }).resolver.timeoutMs, 600);
+  });
+
+  test('a BLOCKSMITH_ variable that names no setting, or a bad value, is an error naming it', () => {
+    throwsCode(() => overridesFromEnv({ BLOCKSMITH_RESOLVER_TIMEOUTMS: '5' }), 'BS_ERR_CONFIG_INVALID', /BLOCKSMITH_RESOLVER_TIMEOUTMS/);
+    throwsCode(() => overridesFromEnv({ BLOCKSMITH_RESOLVER_TRIES: 'many' }), 'BS_ERR_CONFIG_INVALID', /not a number/);
+    assert.equal(envName('resolver', 'maxInFlightCount'), 'BLOCKSMITH_RESOLVER_MAX_IN_FLIGHT_COUNT');
+  });
+
   test('the result is frozen, deeply', () => {
     const config = loadConfig();
     assert.ok(Object.isFrozen(config));
@@ -64,8 +83,11 @@ describe('loadConfig', () => {
   });
 
   test('hostile files: not JSON, not an object, missing, too large', () => {
-    throwsCode(() => loadConfig({ file: file('bad.json', '{ "resolver": ') }), 'BS_ERR_CONFIG_UNREADABLE', /not valid JSON/);
-    throwsCode(() => loadConfig({ file: file('array.json', '[1,2]') }), 'BS_ERR_CONFIG_UNREADABLE', /JSON object/);
+    throwsCode(() => loadConfig({ file: file('bad.json', '{ "resolver": ') }), 'BS_ERR_CONFIG_UNREADABLE', /not valid YAML or JSON/);
+    throwsCode(() => loadConfig({ file: file('array.json', '[1,2]') }), 'BS_ERR_CONFIG_UNREADABLE', /mapping/);
+    throwsCode(() => loadConfig({ file: file('dup.yaml', 'resolver:\n  tries: 2\n  tries: 3\n') }), 'BS_ERR_CONFIG_UNREADABLE', /YAML/);
+    const laughs = ['a: &a [x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 9 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(9).fill('*' + String.fromCharCode(97 + i)).join(', ')}]`)].join('\n');
+    throwsCode(() => loadConfig({ file: file('laughs.yaml', laughs) }), 'BS_ERR_CONFIG_UNREADABLE', /YAML/);
     throwsCode(() => loadConfig({ file: join(dir, 'missing.json') }), 'BS_ERR_CONFIG_UNREADABLE', /ENOENT/);
     throwsCode(() => loadConfig({ file: file('big.json', ' '.repeat(MAX_CONFIG_FILE_BYTES + 1)) }), 'BS_ERR_CONFIG_UNREADABLE', /larger than/);
   });
