@@ -86,7 +86,7 @@ function parseJson(name: string, text: string): unknown {
 /** The object shape under any wrappers (prefault, default, optional). */
 function objectShape(schema: z.ZodType): Record<string, z.ZodType> {
   const inner = unwrap(schema);
-  return inner instanceof z.ZodObject ? (inner.shape as Record<string, z.ZodType>) : {};
+  return inner instanceof z.ZodObject ? (inner.shape) : {};
 }
 
 function unwrap(schema: z.ZodType): z.ZodType {
