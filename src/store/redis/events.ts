@@ -1,0 +1,70 @@
+/**
+ * NAME
+ *   store/redis/events - change events on the `<prefix>events` channel, and their listeners
+ *
+ * SYNOPSIS
+ *   encodeEvent(event, nodeId): string       the channel message
+ *   parseEvent(message): StoreEvent | undefined
+ *   const listeners = new EventListeners(); const stop = listeners.add(fn); listeners.deliver(event)
+ *
+ * DESCRIPTION
+ *   A message is the StoreEvent as JSON plus `node`, the writer's node id (for operators reading
+ *   the channel with redis-cli; listeners get the bare StoreEvent). A message that is not one of
+ *   ours is ignored.
+ *
+ *   deliver calls every listener in the order added; one that throws is reported with
+ *   process.emitWarning (code BS_STORE_LISTENER) and the others still hear the event. The same
+ *   function added twice is two subscriptions, each removed by its own stop function.
+ *
+ * SEE ALSO
+ *   store/redis/scripts.ts (PUBLISH inside each write), store/redis/redis-store.ts.
+ */
+import type { StoreEvent } from '../types.js';
+
+export type EventListener = (event: StoreEvent) => void;
+
+/** encodeEvent - the channel message for an event written by `nodeId`. */
+export function encodeEvent(event: StoreEvent, nodeId: string): string {
+  return JSON.stringify({ ...event, node: nodeId });
+}
+
+/** parseEvent - a channel message as a StoreEvent, or undefined when it is not one. */
+export function parseEvent(message: string): StoreEvent | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(message);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  if (v.type === 'listing' && typeof v.ip === 'string') return { type: 'listing', ip: v.ip };
+  if (v.type === 'allow' && typeof v.id === 'string') return { type: 'allow', id: v.id };
+  return undefined;
+}
+
+/** EventListeners - the listeners of one store. */
+export class EventListeners {
+  private readonly entries = new Set<EventListener>();
+
+  /** add - subscribe; returns the unsubscribe (harmless to call twice). */
+  add(listener: EventListener): () => void {
+    const entry: EventListener = (event) => listener(event);
+    this.entries.add(entry);
+    return () => {
+      this.entries.delete(entry);
+    };
+  }
+
+  /** deliver - the event to every listener; a throwing one is reported, not fatal. */
+  deliver(event: StoreEvent): void {
+    for (const listener of [...this.entries]) {
+      try {
+        listener(event);
+      } catch (err) {
+        const detail = err instanceof Error ? err.message : String(err);
+        process.emitWarning(`a store event listener threw: ${detail}`, { code: 'BS_STORE_LISTENER' });
+      }
+    }
+  }
+}

@@ -1,0 +1,489 @@
+/**
+ * NAME
+ *   store/sqlite/sqlite-store - the single-node Store: one SQLite file (better-sqlite3)
+ *
+ * SYNOPSIS
+ *   const store = new SqliteStore({ path: 'data/blocksmith.db', now?, pollIntervalMs?, onBackgroundError? })
+ *   await store.open()            creates the directory and file, migrates, starts the event poller
+ *   … every method of Store (store/types.ts) …
+ *   await store.close()           stops the poller, closes the file; idempotent
+ *
+ * DESCRIPTION
+ *   Settings: WAL journal (readers never block the writer), `synchronous = FULL` (a write whose
+ *   promise resolved has been fsynced and survives SIGKILL or power loss), busy_timeout
+ *   BUSY_TIMEOUT_MS (another process holding the write lock is waited for, not failed at once),
+ *   foreign keys on. Schema: migrations.ts. SQL texts: sql.ts. Rows: rows.ts. Change events:
+ *   events.ts. Cursors: cursor.ts.
+ *
+ *   Atomicity: every write that carries an audit entry writes the record, the audit row (id:
+ *   16 crypto-random bytes, hex) and, for listing and allow changes, an `events` row in ONE
+ *   transaction; the own process's listeners hear the change right after the commit.
+ *
+ *   The driver is synchronous, so each method runs to completion on the event loop: statements
+ *   are small, prepared once (cached by their text, built from fixed fragments), and every read
+ *   is bounded by a page limit. The firewall keeps its own hot cache; this store serves writes,
+ *   start-up loading and the console.
+ *
+ *   Orders and pages: listings by ip (text order), `within` filtered in JS with BypassList over
+ *   chunks of WITHIN_SCAN_CHUNK rows; requests newest first (createdAt, ref); contacts and audit
+ *   newest first (at, id). `next` is present exactly when more items match. Cursors: cursor.ts.
+ *   stats(from, to): from <= hour < to. A page limit below 1 counts as 1, above
+ *   MAX_PAGE_LIMIT as MAX_PAGE_LIMIT; addStats ignores increments that are 0 or not integers.
+ *
+ * LIMITS
+ *   BUSY_TIMEOUT_MS (5 s), DEFAULT_POLL_INTERVAL_MS (250), MIN_POLL_INTERVAL_MS (10),
+ *   DEFAULT_PAGE_LIMIT (100), MAX_PAGE_LIMIT (1,000), DEFAULT_ACTIVE_BATCH (500),
+ *   WITHIN_SCAN_CHUNK (1,000 rows per query when filtering by range).
+ *
+ * DIAGNOSTICS
+ *   Every driver or file-system failure, and any call before open() or after close(), rejects
+ *   with BlockSmithError BS_ERR_STORE_UNAVAILABLE naming the file and the code (driver-errors.ts).
+ *   A bad page cursor: BS_ERR_USAGE. A bad `within`: BS_ERR_CIDR_INVALID. Bad constructor
+ *   options: BS_ERR_CONFIG_INVALID.
+ *
+ * SEE ALSO
+ *   store/types.ts, docs/storage.md, test/unit/store/contract.ts.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+
+import Database from 'better-sqlite3';
+
+import { normaliseAddress } from '../../check/address.js';
+import { BypassList } from '../../check/bypass.js';
+import { BlockSmithError } from '../../errors.js';
+import type {
+  AllowEntry,
+  AuditEntry,
+  AuditFilter,
+  ContactMessage,
+  Evidence,
+  HourlyStats,
+  Listing,
+  ListingFilter,
+  Page,
+  RequestState,
+  Store,
+  StoreEvent,
+  WhitelistRequest,
+} from '../types.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import { guarded, storeUnavailable } from './driver-errors.js';
+import { ChangeFeed, eventKey } from './events.js';
+import type { EventRow } from './events.js';
+import { migrate } from './migrations.js';
+import * as rows from './rows.js';
+import { SQL, auditQuery, listingsQuery, requestsQuery } from './sql.js';
+
+/** How long a statement waits for another process's write lock before SQLITE_BUSY. */
+export const BUSY_TIMEOUT_MS = 5000;
+export const DEFAULT_POLL_INTERVAL_MS = 250;
+export const MIN_POLL_INTERVAL_MS = 10;
+export const DEFAULT_PAGE_LIMIT = 100;
+export const MAX_PAGE_LIMIT = 1000;
+export const DEFAULT_ACTIVE_BATCH = 500;
+/** Rows read per query while filtering listings by `within`. */
+export const WITHIN_SCAN_CHUNK = 1000;
+const AUDIT_ID_BYTES = 16;
+
+export interface SqliteStoreOptions {
+  /** The database file; its directory is created when missing. */
+  readonly path: string;
+  /** Clock for leases and event pruning (ms since the epoch); Date.now by default. */
+  readonly now?: () => number;
+  /** How often to look for other processes' changes (ms); 250 by default. */
+  readonly pollIntervalMs?: number;
+  /** Failures off the call path: a throwing listener, a failed poll. Ignored by default. */
+  readonly onBackgroundError?: (err: unknown) => void;
+}
+
+type AuditInput = Omit<AuditEntry, 'id'>;
+
+function clampLimit(limit: number | undefined, fallback: number): number {
+  if (limit === undefined || Number.isNaN(limit)) return fallback;
+  return Math.max(1, Math.min(MAX_PAGE_LIMIT, Math.floor(limit)));
+}
+
+function newAuditId(): string {
+  return randomBytes(AUDIT_ID_BYTES).toString('hex');
+}
+
+export class SqliteStore implements Store {
+  readonly file: string;
+  private readonly now: () => number;
+  private readonly pollIntervalMs: number;
+  private readonly onBackgroundError: (err: unknown) => void;
+  private db: Database.Database | undefined;
+  private closed = false;
+  private feed: ChangeFeed | undefined;
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(options: SqliteStoreOptions) {
+    if (typeof options.path !== 'string' || options.path === '') {
+      throw new BlockSmithError('BS_ERR_CONFIG_INVALID', 'SQLite store: `path` must be a non-empty file name');
+    }
+    const poll = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    if (!Number.isFinite(poll) || poll < MIN_POLL_INTERVAL_MS) {
+      throw new BlockSmithError(
+        'BS_ERR_CONFIG_INVALID',
+        `SQLite store: pollIntervalMs must be at least ${MIN_POLL_INTERVAL_MS}, got ${String(poll)}`,
+      );
+    }
+    this.file = resolve(options.path);
+    this.now = options.now ?? Date.now;
+    this.pollIntervalMs = poll;
+    this.onBackgroundError = options.onBackgroundError ?? ((): void => undefined);
+  }
+
+  // ---- lifecycle --------------------------------------------------------------------------
+
+  async open(): Promise<void> {
+    await Promise.resolve();
+    if (this.closed) throw this.unavailable('open', 'the store was closed');
+    if (this.db !== undefined) return;
+    guarded(this.file, 'creating its directory', () => mkdirSync(dirname(this.file), { recursive: true }));
+    const db = guarded(this.file, 'opening', () => new Database(this.file));
+    try {
+      guarded(this.file, 'setting it up', () => {
+        const mode = db.pragma('journal_mode = WAL', { simple: true });
+        if (mode !== 'wal') throw new Error(`journal_mode is ${String(mode)}, WAL could not be set`);
+        db.pragma('synchronous = FULL');
+        db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+        db.pragma('foreign_keys = ON');
+      });
+      migrate(db, this.file);
+      this.db = db;
+      const lastId = guarded(this.file, 'reading the event position', () =>
+        this.stmt(SQL.eventsMaxId).pluck().get(),
+      );
+      this.feed = new ChangeFeed(
+        {
+          since: (afterId, limit) =>
+            this.stmt(SQL.eventsSince).all(afterId, limit) as EventRow[],
+          prune: (olderThan) => {
+            this.stmt(SQL.eventsPrune).run(olderThan);
+          },
+        },
+        { pollIntervalMs: this.pollIntervalMs, now: this.now, onError: this.onBackgroundError },
+      );
+      this.feed.start(Number(lastId));
+    } catch (err) {
+      this.db = undefined;
+      this.statements.clear();
+      db.close();
+      throw storeUnavailable(this.file, 'opening', err);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.resolve();
+    this.closed = true;
+    this.feed?.stop();
+    this.feed = undefined;
+    const db = this.db;
+    this.db = undefined;
+    this.statements.clear();
+    if (db !== undefined) guarded(this.file, 'closing', () => db.close());
+  }
+
+  subscribe(listener: (event: StoreEvent) => void): () => void {
+    if (this.feed === undefined) throw this.unavailable('subscribe', 'the store is not open');
+    return this.feed.subscribe(listener);
+  }
+
+  // ---- listings ---------------------------------------------------------------------------
+
+  async getListing(ip: string): Promise<Listing | undefined> {
+    return this.run('reading a listing', () => {
+      const row = this.stmt(SQL.listingGet).get(ip) as rows.ListingRow | undefined;
+      return row === undefined ? undefined : rows.listingFrom(row);
+    });
+  }
+
+  async putListing(listing: Listing, audit: AuditInput): Promise<void> {
+    await this.write('writing a listing', audit, { type: 'listing', ip: listing.ip }, () => {
+      this.stmt(SQL.listingPut).run(rows.listingParams(listing));
+      return true;
+    });
+  }
+
+  async activeListings(batch: (listings: readonly Listing[]) => void, batchSize?: number): Promise<void> {
+    const size = clampLimit(batchSize, DEFAULT_ACTIVE_BATCH);
+    let after = '';
+    for (;;) {
+      const page = await this.run('reading active listings', () =>
+        (this.stmt(SQL.listingsActiveAfter).all(after, size) as rows.ListingRow[]).map(rows.listingFrom),
+      );
+      const last = page[page.length - 1];
+      if (last === undefined) return;
+      batch(page);
+      if (page.length < size) return;
+      after = last.ip;
+    }
+  }
+
+  async listListings(filter: ListingFilter): Promise<Page<Listing>> {
+    const limit = clampLimit(filter.limit, DEFAULT_PAGE_LIMIT);
+    const range = filter.within === undefined ? undefined : new BypassList([filter.within]);
+    let after = filter.after === undefined ? undefined : decodeCursor('listings', filter.after, ['string'] as const)[0];
+    const fetch = (n: number): Promise<rows.ListingRow[]> =>
+      this.run('listing listings', () => {
+        const q = listingsQuery(filter, after, n);
+        return this.stmt(q.sql).all(...q.params) as rows.ListingRow[];
+      });
+    const toPage = (found: readonly rows.ListingRow[]): Promise<Page<Listing>> =>
+      this.run('reading listings', () =>
+        this.pageOf(found.slice(0, limit + 1).map(rows.listingFrom), limit, (l) => ['listings', [l.ip]]),
+      );
+
+    if (range === undefined) return toPage(await fetch(limit + 1));
+    // Range filter in JS over chunks in ip order (text order is not numeric order); each chunk
+    // is its own short statement, so the event loop breathes between them.
+    const found: rows.ListingRow[] = [];
+    for (;;) {
+      const chunk = await fetch(WITHIN_SCAN_CHUNK);
+      for (const row of chunk) if (inRange(range, row.ip)) found.push(row);
+      const last = chunk[chunk.length - 1];
+      if (found.length > limit || last === undefined || chunk.length < WITHIN_SCAN_CHUNK) break;
+      after = last.ip;
+    }
+    return toPage(found);
+  }
+
+  async dueForRecheck(now: number, limit: number): Promise<readonly Listing[]> {
+    const n = clampLimit(limit, DEFAULT_PAGE_LIMIT);
+    return this.run('reading due listings', () =>
+      (this.stmt(SQL.listingsDue).all(now, n) as rows.ListingRow[]).map(rows.listingFrom),
+    );
+  }
+
+  // ---- evidence ---------------------------------------------------------------------------
+
+  async putEvidence(evidence: Evidence): Promise<void> {
+    return this.run('writing evidence', () => {
+      this.stmt(SQL.evidencePut).run(rows.evidenceParams(evidence));
+    });
+  }
+
+  async getEvidence(ref: string): Promise<Evidence | undefined> {
+    return this.run('reading evidence', () => {
+      const row = this.stmt(SQL.evidenceGet).get(ref) as rows.EvidenceRow | undefined;
+      return row === undefined ? undefined : rows.evidenceFrom(row);
+    });
+  }
+
+  // ---- allowlist --------------------------------------------------------------------------
+
+  async putAllow(entry: AllowEntry, audit: AuditInput): Promise<void> {
+    await this.write('writing an allow entry', audit, { type: 'allow', id: entry.id }, () => {
+      this.insertAllow(entry);
+      return true;
+    });
+  }
+
+  async removeAllow(id: string, audit: AuditInput): Promise<boolean> {
+    return this.write('removing an allow entry', audit, { type: 'allow', id }, () => {
+      return this.stmt(SQL.allowDelete).run(id).changes > 0;
+    });
+  }
+
+  async getAllow(id: string): Promise<AllowEntry | undefined> {
+    return this.run('reading an allow entry', () => {
+      const row = this.stmt(SQL.allowGet).get(id) as rows.AllowRow | undefined;
+      return row === undefined ? undefined : rows.allowFrom(row);
+    });
+  }
+
+  async allAllows(): Promise<readonly AllowEntry[]> {
+    return this.run('reading the allowlist', () =>
+      (this.stmt(SQL.allowAll).all() as rows.AllowRow[]).map(rows.allowFrom),
+    );
+  }
+
+  // ---- whitelist requests -----------------------------------------------------------------
+
+  async putRequest(request: WhitelistRequest, audit: AuditInput): Promise<void> {
+    await this.write('writing a whitelist request', audit, undefined, () => {
+      this.insertRequest(request);
+      return true;
+    });
+  }
+
+  async getRequest(ref: string): Promise<WhitelistRequest | undefined> {
+    return this.run('reading a whitelist request', () => {
+      const row = this.stmt(SQL.requestGet).get(ref) as rows.RequestRow | undefined;
+      return row === undefined ? undefined : rows.requestFrom(row);
+    });
+  }
+
+  async listRequests(state: RequestState | undefined, limit: number, after?: string): Promise<Page<WhitelistRequest>> {
+    const n = clampLimit(limit, DEFAULT_PAGE_LIMIT);
+    const key = after === undefined ? undefined : decodeCursor('requests', after, ['number', 'string'] as const);
+    const found = await this.run('listing whitelist requests', () => {
+      const q = requestsQuery(state, key, n + 1);
+      return (this.stmt(q.sql).all(...q.params) as rows.RequestRow[]).map(rows.requestFrom);
+    });
+    return this.pageOf(found, n, (q) => ['requests', [q.createdAt, q.ref]]);
+  }
+
+  async approveRequest(request: WhitelistRequest, allow: AllowEntry, audit: AuditInput): Promise<void> {
+    await this.write('approving a whitelist request', audit, { type: 'allow', id: allow.id }, () => {
+      this.insertRequest(request);
+      this.insertAllow(allow);
+      return true;
+    });
+  }
+
+  // ---- contact messages -------------------------------------------------------------------
+
+  async putContact(message: ContactMessage, audit: AuditInput): Promise<void> {
+    await this.write('writing a contact message', audit, undefined, () => {
+      this.stmt(SQL.contactPut).run(rows.contactParams(message));
+      return true;
+    });
+  }
+
+  async listContacts(limit: number, after?: string): Promise<Page<ContactMessage>> {
+    const n = clampLimit(limit, DEFAULT_PAGE_LIMIT);
+    const key = after === undefined ? undefined : decodeCursor('contacts', after, ['number', 'string'] as const);
+    const found = await this.run('listing contact messages', () =>
+      (key === undefined
+        ? (this.stmt(SQL.contactsFirst).all(n + 1) as rows.ContactRow[])
+        : (this.stmt(SQL.contactsAfter).all(...key, n + 1) as rows.ContactRow[])
+      ).map(rows.contactFrom),
+    );
+    return this.pageOf(found, n, (c) => ['contacts', [c.at, c.id]]);
+  }
+
+  // ---- audit ------------------------------------------------------------------------------
+
+  async listAudit(filter: AuditFilter): Promise<Page<AuditEntry>> {
+    const n = clampLimit(filter.limit, DEFAULT_PAGE_LIMIT);
+    const key = filter.after === undefined ? undefined : decodeCursor('audit', filter.after, ['number', 'string'] as const);
+    const found = await this.run('reading the audit log', () => {
+      const q = auditQuery(filter, key, n + 1);
+      return (this.stmt(q.sql).all(...q.params) as rows.AuditRow[]).map(rows.auditFrom);
+    });
+    return this.pageOf(found, n, (a) => ['audit', [a.at, a.id]]);
+  }
+
+  // ---- statistics -------------------------------------------------------------------------
+
+  async addStats(hour: number, increments: Readonly<Record<string, number>>): Promise<void> {
+    const entries = Object.entries(increments).filter(([, n]) => Number.isSafeInteger(n) && n !== 0);
+    return this.run('adding statistics', () => {
+      const upsert = this.stmt(SQL.statsAdd);
+      this.database().transaction(() => {
+        for (const [name, n] of entries) upsert.run(hour, name, n);
+      })();
+    });
+  }
+
+  async stats(fromHour: number, toHour: number): Promise<readonly HourlyStats[]> {
+    const found = await this.run('reading statistics', () =>
+      this.stmt(SQL.statsRange).all(fromHour, toHour) as { hour: number; name: string; count: number }[],
+    );
+    const out: HourlyStats[] = [];
+    let hour: number | undefined;
+    let counters: [string, number][] = [];
+    const flush = (): void => {
+      if (hour !== undefined) out.push({ hour, counters: Object.fromEntries(counters) });
+    };
+    for (const row of found) {
+      if (row.hour !== hour) {
+        flush();
+        hour = row.hour;
+        counters = [];
+      }
+      counters.push([row.name, row.count]);
+    }
+    flush();
+    return out;
+  }
+
+  // ---- leases -----------------------------------------------------------------------------
+
+  async lease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    return this.run('taking a lease', () => {
+      const now = this.now();
+      return this.stmt(SQL.leaseTake).run(name, holder, now + ttlMs, now).changes > 0;
+    });
+  }
+
+  // ---- private ----------------------------------------------------------------------------
+
+  private unavailable(doing: string, why: string): BlockSmithError {
+    return new BlockSmithError('BS_ERR_STORE_UNAVAILABLE', `SQLite store ${this.file}: ${doing} failed: ${why}`);
+  }
+
+  private database(): Database.Database {
+    if (this.db === undefined) {
+      throw this.unavailable('access', this.closed ? 'the store is closed' : 'the store is not open');
+    }
+    return this.db;
+  }
+
+  /** stmt - the prepared statement for `sql`, prepared on first use. */
+  private stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (s === undefined) {
+      s = this.database().prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  /** run - `fn` against the open database; every failure leaves as BS_ERR_STORE_UNAVAILABLE. */
+  private async run<T>(doing: string, fn: () => T): Promise<T> {
+    await Promise.resolve();
+    return guarded(this.file, doing, fn);
+  }
+
+  /**
+   * write - `change` plus its audit row (and its event row when `event` is given) in one
+   * IMMEDIATE transaction; `change` returns false when nothing changed, and then neither audit
+   * nor event is written. The own listeners hear the event after the commit.
+   */
+  private async write(doing: string, audit: AuditInput, event: StoreEvent | undefined, change: () => boolean): Promise<boolean> {
+    const outcome = await this.run(doing, () => {
+      const tx = this.database().transaction((): number | false | undefined => {
+        if (!change()) return false;
+        this.stmt(SQL.auditInsert).run(rows.auditParams(newAuditId(), audit));
+        if (event === undefined) return undefined;
+        const info = this.stmt(SQL.eventInsert).run(event.type, eventKey(event), this.now());
+        return Number(info.lastInsertRowid);
+      });
+      return tx.immediate();
+    });
+    if (outcome === false) return false;
+    if (outcome !== undefined && event !== undefined) this.feed?.announceLocal(outcome, event);
+    return true;
+  }
+
+  private insertAllow(entry: AllowEntry): void {
+    this.stmt(SQL.allowPut).run(rows.allowParams(entry));
+  }
+
+  private insertRequest(request: WhitelistRequest): void {
+    this.stmt(SQL.requestPut).run(rows.requestParams(request));
+  }
+
+  /** pageOf - the first `limit` of `found` (fetched with one extra), and a cursor when more exist. */
+  private pageOf<T>(found: readonly T[], limit: number, key: (item: T) => [Parameters<typeof encodeCursor>[0], (string | number)[]]): Page<T> {
+    const items = found.slice(0, limit);
+    const last = items[items.length - 1];
+    if (found.length <= limit || last === undefined) return { items };
+    const [kind, k] = key(last);
+    return { items, next: encodeCursor(kind, k) };
+  }
+}
+
+/** inRange - whether a stored (normalised) address lies in the range; unparsable rows never do. */
+function inRange(range: BypassList, ip: string): boolean {
+  try {
+    return range.match(normaliseAddress(ip)) !== null;
+  } catch {
+    return false;
+  }
+}
