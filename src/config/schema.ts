@@ -94,13 +94,85 @@ export const checkSchema = z
   })
   .prefault({});
 
+/** How the firewall acts on a refusing verdict (PRODUCT.md §3). */
+export const firewallModeSchema = z.enum(['soft', 'hard', 'report-only']);
+
+/** Printable ASCII without `%` and `\\` (they mean something to some MTAs' reply handling). */
+const replySafeText = /^[\x20-\x24\x26-\x5b\x5d-\x7e]+$/;
+
+export const firewallSchema = z
+  .strictObject({
+    /** soft: 450 4.7.25 and listing; hard: 550 5.7.25 and listing; report-only: accept, log "would reject". */
+    mode: firewallModeSchema.default('soft'),
+    /** Per verdict class overrides of `mode` (temperror is a 451 in soft and hard alike). */
+    modeByVerdict: z
+      .strictObject({
+        fail: firewallModeSchema.optional(),
+        permerror: firewallModeSchema.optional(),
+        temperror: firewallModeSchema.optional(),
+      })
+      .prefault({}),
+    organisation: z
+      .strictObject({
+        /** Who decided, as named in every reply ("Rejected by <name> mail gateway"). */
+        name: z.string().min(1).max(64).regex(replySafeText).default('BlockSmith'),
+      })
+      .prefault({}),
+    /** Base of the portal links in replies: `<portalUrl>/ip/<ip>?r=<ref>`. http or https, no query. */
+    portalUrl: z
+      .url({ protocol: /^https?$/ })
+      .max(200)
+      .regex(/^[\x21-\x24\x26-\x5b\x5d-\x7e]+$/)
+      .refine((u) => !u.includes('?') && !u.includes('#'), 'portalUrl takes no query or fragment')
+      .default('http://127.0.0.1:8025'),
+    /** Recipient local parts always accepted (RFC 5321 requires postmaster); case-insensitive. */
+    alwaysAcceptLocalParts: z.array(z.string().min(1).max(64)).max(100).default(['postmaster', 'abuse']),
+    /** A listed IP is refused from its listing, with no DNS work, this long (never before the negative TTL ends). */
+    recheckIntervalMs: z.number().int().min(10_000).max(7 * 86_400_000).default(15 * 60_000),
+    /** Period of the background re-check and expiry run (one node at a time, by lease). */
+    maintenanceEveryMs: z.number().int().min(1_000).max(3_600_000).default(60_000),
+    /** Due listings re-checked per maintenance run. */
+    recheckBatchCount: z.number().int().min(1).max(100_000).default(500),
+    /** A listing with no new rejection for this long expires. */
+    listingExpiryMs: z.number().int().min(3_600_000).max(365 * 86_400_000).default(30 * 86_400_000),
+    /** Rejections of a listed IP update its stored listing at most this often (one write per IP). */
+    listingUpdateFlushMs: z.number().int().min(100).max(3_600_000).default(10_000),
+    /** Self-service unblocks per target IP per window. */
+    unblockPerIpCount: z.number().int().min(1).max(1_000).default(3),
+    /** Self-service unblocks per requesting address per window. */
+    unblockPerRequesterCount: z.number().int().min(1).max(10_000).default(10),
+    unblockWindowMs: z.number().int().min(1_000).max(86_400_000).default(10 * 60_000),
+    /** Keys (IPs and requesters) the unblock limiter tracks at once; when full, unblocks are refused. */
+    unblockTrackedKeysCount: z.number().int().min(100).max(10_000_000).default(100_000),
+    /** Hourly counters are written to the store this often, and at stop(). */
+    statsFlushMs: z.number().int().min(100).max(3_600_000).default(10_000),
+    /** Hours of counters kept in memory while the store cannot take them; older hours are dropped. */
+    statsPendingHoursCount: z.number().int().min(1).max(8_760).default(168),
+    /** Listing and evidence writes kept for retry while the store is unavailable; the oldest go first. */
+    retryQueueCount: z.number().int().min(0).max(10_000_000).default(10_000),
+    /** Period of the retry of queued writes. */
+    retryEveryMs: z.number().int().min(100).max(3_600_000).default(5_000),
+    /** Largest JSON size of a trace kept with evidence; a larger one is trimmed. */
+    evidenceTraceMaxBytes: z.number().int().min(1_024).max(1_048_576).default(16_384),
+    /** PTR names kept with evidence. */
+    evidenceNamesMaxCount: z.number().int().min(1).max(100).default(20),
+    /** Longest PTR name shown in a reply (longer ones are cut with "..."). */
+    replyNameMaxChars: z.number().int().min(16).max(255).default(64),
+    /** Holder name for cluster leases; empty = `<hostname>:<pid>`, computed at start. */
+    nodeId: z.string().max(128).regex(/^[\x21-\x7e]*$/).default(''),
+  })
+  .prefault({});
+
 export const configSchema = z
   .strictObject({
     resolver: resolverSchema,
     check: checkSchema,
+    firewall: firewallSchema,
   })
   .prefault({});
 
 export type ResolverConfig = z.infer<typeof resolverSchema>;
 export type CheckConfig = z.infer<typeof checkSchema>;
 export type Config = z.infer<typeof configSchema>;
+export type FirewallConfig = z.infer<typeof firewallSchema>;
+export type FirewallMode = z.infer<typeof firewallModeSchema>;

@@ -1,0 +1,251 @@
+/**
+ * NAME
+ *   firewall/firewall - the Firewall: decisions, listings, allowlist, requests, statistics
+ *
+ * SYNOPSIS
+ *   const firewall = new Firewall({ config: config.firewall, checker, store, now?, log?, timers? })
+ *   await firewall.start()                 load the hot cache, subscribe to store events, start timers
+ *   await firewall.decide(ctx)             Decision (decide.ts)
+ *   await firewall.unblock(ip, { actor: 'self-service', fromIp })      UnblockResult
+ *   await firewall.recheckDue() / expire() / maintenance()              MaintenanceReport
+ *   await firewall.list(ip, note, actor) / clear(ip, note, actor)
+ *   await firewall.allow(range, note, actor, expiresAt?) / removeAllow(id, actor)
+ *   await firewall.requestWhitelist({...}) / approveRequest(ref, actor, expiresAt?) / denyRequest(ref, actor, reason)
+ *   await firewall.contact({...}); await firewall.evidence(ref)
+ *   await firewall.flush()                 touches, queued writes and counters to the store now
+ *   await firewall.stop()                  timers off, everything flushed
+ *
+ * DESCRIPTION
+ *   One Firewall per process, shared by every front. The store is its only way to storage
+ *   (store/types.ts); the checker its only way to DNS. Decisions read only the hot cache
+ *   (hot-cache.ts) and the checker; store writes they cause are background work (writer.ts).
+ *
+ *   start() loads every active listing (store.activeListings) and allow entry (store.allAllows)
+ *   and subscribes to store events: a `listing` event re-reads that listing (an ended one also
+ *   makes the checker forget its cached verdict, so an operator's clear on another node is not
+ *   undone by a stale cached `fail` here), an `allow` event re-reads the allow list. It rejects
+ *   when the store cannot be read (BS_ERR_STORE_UNAVAILABLE): a node does not start blind.
+ *
+ *   Timers (all unref'd, none overlaps itself): every statsFlushMs the counters (stats.ts);
+ *   every listingUpdateFlushMs the batched rejections of listed IPs; every retryEveryMs the
+ *   writes queued while the store was away; every maintenanceEveryMs the re-check of due
+ *   listings and expiry, under the cluster lease held as `nodeId`. `timers: false` (tests)
+ *   starts none; call flush() and maintenance() by hand.
+ *
+ * CONFIGURATION PARAMETERS
+ *   firewall.* in config/schema.ts (firewallSchema).
+ *
+ * DIAGNOSTICS
+ *   Log events through `log`: see decide.ts, lifecycle.ts, operator.ts, writer.ts, stats.ts;
+ *   here EVENT-ERROR (a store event could not be followed) and TIMER-ERROR.
+ */
+import { hostname } from 'node:os';
+import type { FcrdnsChecker } from '../check/checker.js';
+import type { FirewallConfig } from '../config/schema.js';
+import type { AllowEntry, ContactMessage, Evidence, Listing, Store, StoreEvent, WhitelistRequest } from '../store/types.js';
+import { printable } from '../util/printable.js';
+import type { Core } from './core.js';
+import { decide } from './decide.js';
+import { HotCache } from './hot-cache.js';
+import { expire, recheckDue, unblock } from './lifecycle.js';
+import * as operator from './operator.js';
+import { WindowLimiter } from './rate-limit.js';
+import { Stats } from './stats.js';
+import type { ClientContext, Decision, FirewallLogger, MaintenanceReport, UnblockOptions, UnblockResult } from './types.js';
+import { Writer } from './writer.js';
+
+export interface FirewallOptions {
+  readonly config: FirewallConfig;
+  readonly checker: FcrdnsChecker;
+  readonly store: Store;
+  /** Clock in milliseconds; injected by tests. */
+  readonly now?: () => number;
+  readonly log?: FirewallLogger;
+  /** Start the background timers in start() (default true). */
+  readonly timers?: boolean;
+}
+
+function message(err: unknown): string {
+  return printable(err instanceof Error ? err.message : String(err));
+}
+
+export class Firewall {
+  readonly nodeId: string;
+  private readonly core: Core;
+  private readonly limiter: WindowLimiter;
+  private readonly timersWanted: boolean;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly busy = new Set<string>();
+  private readonly eventWork = new Set<Promise<void>>();
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(options: FirewallOptions) {
+    const now = options.now ?? Date.now;
+    const log = options.log ?? ((): void => undefined);
+    const config = options.config;
+    this.nodeId = config.nodeId !== '' ? config.nodeId : `${hostname()}:${process.pid}`;
+    this.timersWanted = options.timers ?? true;
+    this.core = {
+      config,
+      checker: options.checker,
+      store: options.store,
+      hot: new HotCache({ now, log }),
+      writer: new Writer({ store: options.store, now, queueCount: config.retryQueueCount, log }),
+      stats: new Stats({ store: options.store, now, pendingHoursCount: config.statsPendingHoursCount, log }),
+      now,
+      log,
+      alwaysAccept: new Set(config.alwaysAcceptLocalParts.map((p) => p.toLowerCase())),
+    };
+    this.limiter = new WindowLimiter({ windowMs: config.unblockWindowMs, trackedKeysCount: config.unblockTrackedKeysCount, now });
+  }
+
+  async start(): Promise<void> {
+    const { store, hot } = this.core;
+    this.unsubscribe = store.subscribe((event) => this.onEvent(event));
+    try {
+      await store.activeListings((batch) => {
+        for (const listing of batch) hot.putListing(listing);
+      });
+      hot.setAllows(await store.allAllows());
+    } catch (err) {
+      this.unsubscribe();
+      this.unsubscribe = undefined;
+      throw err;
+    }
+    if (!this.timersWanted) return;
+    const c = this.core.config;
+    this.every('stats', c.statsFlushMs, () => this.core.stats.flush());
+    this.every('touches', c.listingUpdateFlushMs, () => this.core.writer.flushTouches());
+    this.every('retry', c.retryEveryMs, () => this.core.writer.retry());
+    this.every('maintenance', c.maintenanceEveryMs, () => this.maintenance());
+  }
+
+  async stop(): Promise<void> {
+    for (const timer of this.timers.splice(0)) clearInterval(timer);
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    await this.flush();
+  }
+
+  /** flush - the batched rejections, the queued writes and the counters, to the store now. */
+  async flush(): Promise<void> {
+    await this.core.writer.idle();
+    await this.core.writer.retry();
+    await this.core.writer.flushTouches();
+    await this.core.writer.idle();
+    await this.core.stats.flush();
+    while (this.eventWork.size > 0) await Promise.allSettled([...this.eventWork]);
+  }
+
+  decide(ctx: ClientContext): Promise<Decision> {
+    return decide(this.core, ctx);
+  }
+
+  unblock(ip: string, options: UnblockOptions): Promise<UnblockResult> {
+    return unblock(this.core, this.limiter, ip, options);
+  }
+
+  recheckDue(): Promise<MaintenanceReport> {
+    return recheckDue(this.core, this.nodeId);
+  }
+
+  expire(): Promise<MaintenanceReport> {
+    return expire(this.core, this.nodeId);
+  }
+
+  /** maintenance - recheckDue() then expire(), as the timer runs them. */
+  async maintenance(): Promise<MaintenanceReport> {
+    const rechecked = await this.recheckDue();
+    if (!rechecked.ran) return rechecked;
+    const expired = await this.expire();
+    return { ...rechecked, expired: expired.expired };
+  }
+
+  list(ip: string, note: string, actor: string): Promise<Listing> {
+    return operator.listIp(this.core, ip, note, actor);
+  }
+
+  clear(ip: string, note: string, actor: string): Promise<Listing | undefined> {
+    return operator.clearIp(this.core, ip, note, actor);
+  }
+
+  allow(range: string, note: string, actor: string, expiresAt?: number): Promise<AllowEntry> {
+    return operator.addAllow(this.core, range, note, actor, expiresAt);
+  }
+
+  removeAllow(id: string, actor: string): Promise<boolean> {
+    return operator.removeAllow(this.core, id, actor);
+  }
+
+  requestWhitelist(input: operator.WhitelistRequestInput): Promise<WhitelistRequest> {
+    return operator.requestWhitelist(this.core, input);
+  }
+
+  approveRequest(ref: string, actor: string, expiresAt?: number): Promise<operator.RequestOutcome> {
+    return operator.approveRequest(this.core, ref, actor, expiresAt);
+  }
+
+  denyRequest(ref: string, actor: string, reason: string): Promise<operator.RequestOutcome> {
+    return operator.denyRequest(this.core, ref, actor, reason);
+  }
+
+  contact(input: operator.ContactInput): Promise<ContactMessage> {
+    return operator.contact(this.core, input);
+  }
+
+  evidence(ref: string): Promise<Evidence | undefined> {
+    return this.core.store.getEvidence(ref);
+  }
+
+  /** What the hot cache and the queues hold (for status pages and tests). */
+  status(): { listings: number; allows: number; queuedWrites: number; pendingTouches: number } {
+    return {
+      listings: this.core.hot.listingCount,
+      allows: this.core.hot.allowCount,
+      queuedWrites: this.core.writer.queuedCount,
+      pendingTouches: this.core.writer.touchCount,
+    };
+  }
+
+  /** The hot cache's view of one address's listing (no store access). */
+  hotListing(ip: string): { verdict: Listing['verdict']; recheckDueAt: number; rejectCount: number } | undefined {
+    const entry = this.core.hot.listing(ip);
+    return entry === undefined ? undefined : { verdict: entry.verdict, recheckDueAt: entry.recheckDueAt, rejectCount: entry.rejectCount };
+  }
+
+  private onEvent(event: StoreEvent): void {
+    const work = this.followEvent(event).catch((err: unknown) => {
+      this.core.log({ event: 'EVENT-ERROR', detail: `${event.type}: ${message(err)}` });
+    });
+    this.eventWork.add(work);
+    void work.finally(() => this.eventWork.delete(work));
+  }
+
+  private async followEvent(event: StoreEvent): Promise<void> {
+    const { store, hot, checker, writer } = this.core;
+    if (event.type === 'allow') {
+      hot.setAllows(await store.allAllows());
+      return;
+    }
+    if (writer.hasPendingListing(event.ip)) return;
+    const listing = await store.getListing(event.ip);
+    if (listing?.state === 'active') {
+      hot.putListing(listing);
+      return;
+    }
+    hot.removeListing(event.ip);
+    checker.forget(event.ip);
+  }
+
+  private every(name: string, ms: number, job: () => Promise<unknown>): void {
+    const timer = setInterval(() => {
+      if (this.busy.has(name)) return;
+      this.busy.add(name);
+      job()
+        .catch((err: unknown) => this.core.log({ event: 'TIMER-ERROR', detail: `${name}: ${message(err)}` }))
+        .finally(() => this.busy.delete(name));
+    }, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+}

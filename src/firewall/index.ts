@@ -1,0 +1,12 @@
+/**
+ * NAME
+ *   firewall - the public surface of the firewall (what fronts, the portal and the CLI import)
+ *
+ * SEE ALSO
+ *   firewall/firewall.ts (the class), firewall/types.ts (context and decision), firewall/reply.ts.
+ */
+export { Firewall, type FirewallOptions } from './firewall.js';
+export type { ContactInput, RequestOutcome, WhitelistRequestInput } from './operator.js';
+export { buildReply, oneLineReply, portalLink, renderReply, replyLine, stepWords, REPLY_LINE_MAX_OCTETS } from './reply.js';
+export { isReference, newReference } from './reference.js';
+export type * from './types.js';
