@@ -27,6 +27,7 @@ import { printable } from '../util/printable.js';
 import { readAddressList, type AddressLine } from './address-list.js';
 import { Progress } from './progress.js';
 import { renderCheck, renderLine } from './render-text.js';
+import { collect, parseBypass } from './node-options.js';
 
 export const DEFAULT_FILE_CONCURRENCY = 32;
 export const MAX_CONCURRENCY = 4096;
@@ -169,17 +170,6 @@ function overridesFrom(flags: CheckFlags): ConfigInput {
   if (flags.deadline !== undefined) check.deadlineMs = flags.deadline;
   if (flags.bypass !== undefined) check.bypass = parseBypass(flags.bypass);
   return { resolver, check };
-}
-
-function parseBypass(value: string): string[] {
-  if (value.trim().toLowerCase() === 'none') return [];
-  const ranges = value.split(',').map((s) => s.trim());
-  if (ranges.some((r) => r === '')) throw new BlockSmithError('BS_ERR_USAGE', '--bypass: empty range in the list');
-  return ranges;
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
 }
 
 /** A whole number; its bounds, where the schema holds them, are checked there (and named by flag). */

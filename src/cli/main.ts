@@ -11,6 +11,7 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT, isBlockSmithError } from '../errors.js';
 import { registerCheckCommand } from './check-command.js';
+import { registerServeCommand } from './serve-command.js';
 import { VERSION } from './version.js';
 
 export function buildProgram(setExit: (code: number) => void): Command {
@@ -25,6 +26,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       outputError: (text, write) => write(`blocksmith: ${text.replace(/^error: /, '')}`),
     });
   registerCheckCommand(program, setExit);
+  registerServeCommand(program, setExit);
   return program;
 }
 

@@ -163,13 +163,40 @@ export const firewallSchema = z
   })
   .prefault({});
 
+export const storeSchema = z
+  .strictObject({
+    /** sqlite: one node, a file (the default); redis: several nodes sharing state. */
+    backend: z.enum(['sqlite', 'redis']).default('sqlite'),
+    /** The SQLite file; its directory is created if missing. */
+    path: z.string().min(1).max(4096).default('./data/blocksmith.db'),
+    /** Redis, for backend redis: redis://[user:password@]host:port[/db] or rediss://. */
+    redisUrl: z
+      .string()
+      .max(2048)
+      .regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL')
+      .default('redis://127.0.0.1:6379'),
+    /** Key prefix in Redis (several BlockSmith clusters can share one Redis). */
+    redisPrefix: z.string().min(1).max(64).regex(/^[\x21-\x7e]+$/).default('blocksmith:'),
+  })
+  .prefault({});
+
+export const logSchema = z
+  .strictObject({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .prefault({});
+
 export const configSchema = z
   .strictObject({
     resolver: resolverSchema,
     check: checkSchema,
     firewall: firewallSchema,
+    store: storeSchema,
+    log: logSchema,
   })
   .prefault({});
+
+export type StoreConfig = z.infer<typeof storeSchema>;
 
 export type ResolverConfig = z.infer<typeof resolverSchema>;
 export type CheckConfig = z.infer<typeof checkSchema>;

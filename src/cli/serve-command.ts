@@ -1,0 +1,123 @@
+/**
+ * NAME
+ *   cli/serve-command - `blocksmith serve`: run a BlockSmith node
+ *
+ * DESCRIPTION
+ *   Loads the configuration (file, BLOCKSMITH_* variables, flags), starts the node (app.ts):
+ *   resolver, check, store, firewall with its background work. Logs READY when it is up, STOP on
+ *   SIGTERM or SIGINT (stops taking work, flushes counters and queued writes, closes the store,
+ *   exits 0), and on SIGHUP re-reads the configuration: an invalid file is logged and the running
+ *   configuration kept; a valid one is logged as RELOAD with the settings that differ, which take
+ *   effect at the next restart (live re-configuration of each part comes with the fronts).
+ *
+ *   The fronts that mail servers talk to (policy service, DNSBL zone, SMTP gate, HTTP) are added
+ *   by their own releases; today `serve` runs the firewall, its store and its background work
+ *   (re-checks, expiry, statistics), which the operator commands of this CLI act on.
+ *
+ * EXIT STATUS
+ *   0 after a clean stop; 64 usage; 75 store unavailable at start; 78 invalid configuration.
+ */
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { startApp } from '../app.js';
+import { configFilePath, loadConfig, type ConfigInput } from '../config/load.js';
+import { overridesFromEnv } from '../config/env.js';
+import type { Config } from '../config/schema.js';
+import { EXIT } from '../errors.js';
+import { createLogger, type Logger } from '../util/log.js';
+import { nodeFlagOverrides, NODE_FLAG_NAMES, addNodeOptions, type NodeFlags } from './node-options.js';
+
+/** Period of the timer that keeps `serve` alive (its length does not matter). */
+const KEEP_ALIVE_INTERVAL_MS = 3_600_000;
+
+export function registerServeCommand(program: Command, setExit: (code: number) => void): void {
+  const serve = program.command('serve').description('Run a BlockSmith node: the firewall, its store and background work');
+  addNodeOptions(serve);
+  serve.addOption(new Option('--mode <mode>', 'soft (default), hard or report-only').choices(['soft', 'hard', 'report-only']));
+  serve.action(async (flags: NodeFlags & { mode?: string }, command: Command) => {
+    const globals = command.optsWithGlobals<{ config?: string }>();
+    setExit(await runServe(flags, globals.config));
+  });
+}
+
+function readConfig(flags: NodeFlags & { mode?: string }, configFlag: string | undefined): Config {
+  const file = configFilePath(configFlag, process.env);
+  const overrides: ConfigInput = nodeFlagOverrides(flags);
+  if (flags.mode !== undefined) overrides.firewall = { mode: flags.mode };
+  return loadConfig({
+    ...(file !== undefined ? { file } : {}),
+    env: overridesFromEnv(process.env),
+    overrides,
+    flagNames: { ...NODE_FLAG_NAMES, 'firewall.mode': '--mode' },
+  });
+}
+
+async function runServe(flags: NodeFlags & { mode?: string }, configFlag: string | undefined): Promise<number> {
+  const config = readConfig(flags, configFlag);
+  const logger = createLogger(config.log.level);
+  const app = await startApp(config, { logger });
+  logger.info(
+    {
+      event: 'READY',
+      store: config.store.backend === 'sqlite' ? config.store.path : config.store.redisUrl.replace(/\/\/[^@/]*@/, '//***@'),
+      resolvers: app.resolver.upstreamInfo.servers,
+      mode: config.firewall.mode,
+      fronts: [],
+    },
+    'BlockSmith is running (no fronts enabled in this release: the firewall and its background work only)',
+  );
+  return new Promise<number>((resolve) => {
+    // Every timer and socket of the parts is unref()ed (a library must not hold a process open);
+    // `serve` is the one place that decides to stay up until told to stop.
+    const keepAlive = setInterval(() => undefined, KEEP_ALIVE_INTERVAL_MS);
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ event: 'STOP', signal }, 'stopping');
+      app.stop().then(
+        () => {
+          logger.info({ event: 'STOPPED' }, 'stopped');
+          cleanup();
+          resolve(EXIT.ok);
+        },
+        (err: unknown) => {
+          logger.error({ event: 'STOP-ERROR', err: String(err) }, 'error while stopping');
+          cleanup();
+          resolve(EXIT.software);
+        },
+      );
+    };
+    const onTerm = (): void => stop('SIGTERM');
+    const onInt = (): void => stop('SIGINT');
+    const onHup = (): void => reload(flags, configFlag, config, logger);
+    const cleanup = (): void => {
+      clearInterval(keepAlive);
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      process.off('SIGHUP', onHup);
+    };
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+    process.on('SIGHUP', onHup);
+  });
+}
+
+function reload(flags: NodeFlags & { mode?: string }, configFlag: string | undefined, running: Config, logger: Logger): void {
+  try {
+    const next = readConfig(flags, configFlag);
+    const changed = changedKeys(running, next);
+    logger.info({ event: 'RELOAD', changed, appliesAt: 'restart' }, changed.length === 0 ? 'configuration unchanged' : 'configuration valid; changes apply at the next restart');
+  } catch (err) {
+    logger.error({ event: 'RELOAD-ERROR', err: err instanceof Error ? err.message : String(err) }, 'configuration invalid; keeping the running one');
+  }
+}
+
+/** Dotted keys whose values differ between two configurations. */
+export function changedKeys(a: unknown, b: unknown, prefix = ''): string[] {
+  if (typeof a !== 'object' || a === null || typeof b !== 'object' || b === null || Array.isArray(a) || Array.isArray(b)) {
+    return JSON.stringify(a) === JSON.stringify(b) ? [] : [prefix];
+  }
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].flatMap((k) => changedKeys((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], prefix === '' ? k : `${prefix}.${k}`));
+}
