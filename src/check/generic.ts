@@ -58,6 +58,7 @@
 import type { IpAddress } from './address.js';
 import type { GenericEvidence, GenericLevel } from './types.js';
 import { NAME_MAX_CHARS, registrableDomain } from './names.js';
+import { asciiLower } from '../util/ascii.js';
 
 /** Tokens that mark a dynamic or consumer address pool. */
 export const DYNAMIC_TOKENS: ReadonlySet<string> = new Set([
@@ -280,7 +281,7 @@ function findCandidate(host: string, candidates: readonly Candidate[]): Candidat
 
 /** judge - one name; `candidates` is asked for only when the host part may hold an address. */
 function judge(rawName: string, ip: Pick<IpAddress, 'bytes'>, candidates: () => readonly Candidate[]): GenericEvidence {
-  const name = rawName.slice(0, NAME_MAX_CHARS).replace(/[A-Z]+/g, (run) => run.toLowerCase()).replace(/\.$/, '');
+  const name = asciiLower(rawName.slice(0, NAME_MAX_CHARS)).replace(/\.$/, '');
   const domain = registrableDomain(name);
   const host = name.length > domain.length ? name.slice(0, name.length - domain.length - 1) : '';
   if (host === '') return { level: 'none', name, evidence: [] };

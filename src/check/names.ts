@@ -50,6 +50,7 @@
  * SEE ALSO
  *   /work/shared/design/FCRDNS.md steps 5-6, check/types.ts (InvalidName), check/generic.ts.
  */
+import { asciiLower } from '../util/ascii.js';
 import { BlockSmithError } from '../errors.js';
 import type { InvalidName, InvalidNameWhy } from './types.js';
 import { parseAddressText } from './address.js';
@@ -87,10 +88,6 @@ export interface CleanedNames {
   multiDomain: boolean;
 }
 
-/** asciiLower - lower-case A-Z only; other characters untouched. */
-function asciiLower(text: string): string {
-  return text.replace(/[A-Z]+/g, (run) => run.toLowerCase());
-}
 
 /** clip - a reportable copy of an untrusted name: at most REPORTED_NAME_MAX_CHARS, no split surrogate pair. */
 function clip(name: string): string {

@@ -61,6 +61,7 @@ import dnsPacket from 'dns-packet';
 import type { Answer, DecodedPacket } from 'dns-packet';
 import { formatUpstream } from './upstream.js';
 import { UdpPool } from './udp-pool.js';
+import { asciiLower } from '../util/ascii.js';
 import type { AbortLike } from '../util/abort.js';
 import type { DnsExchange, DnsFlags, DnsRecord, QueryType, Upstream } from './types.js';
 
@@ -99,10 +100,6 @@ interface Attempt {
   readonly packet?: DecodedPacket;
 }
 
-/** asciiLower - DNS is case-insensitive for A-Z only (RFC 4343). */
-export function asciiLower(s: string): string {
-  return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
-}
 
 /** normaliseName - lower-case A-Z, strip one trailing dot ('.' becomes '', the root). */
 export function normaliseName(name: string): string {
