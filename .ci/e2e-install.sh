@@ -41,8 +41,15 @@ need_dns() {
   need dnsutils dig
 }
 
+#   Redis: the Redis store's tests and multi-node tests. Machines of this project start one on
+#   127.0.0.1:6379 before a session; a fresh machine gets it here, started below if none answers.
+need_redis() {
+  need redis-server redis-server
+}
+
 # Later suites: need_mta() { need postfix postfix postfix.service; }, need_browser() { ... }
 need_dns
+need_redis
 
 # quietly COMMAND...: runs it, and shows its output only if it fails.
 quietly() {
@@ -87,6 +94,22 @@ for svc in "${STOP_SERVICES[@]}"; do
   fi
 done
 
+# Redis on 127.0.0.1:6379: the machine's, when one answers; otherwise ours, in memory only, bound to
+# loopback. .ci/run stops it at the end when the marker says this script started it.
+REDIS_MARKER="${BLOCKSMITH_E2E_DIR:-.e2e}/redis-started-by-e2e-install"
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  mkdir -p "$(dirname "$REDIS_MARKER")"
+  quietly redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save '' --appendonly no \
+    --pidfile "$(pwd)/$(dirname "$REDIS_MARKER")/redis.pid" --logfile "$(pwd)/$(dirname "$REDIS_MARKER")/redis.log"
+  for _ in $(seq 1 50); do
+    redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  echo "$(pwd)/$(dirname "$REDIS_MARKER")/redis.pid" > "$REDIS_MARKER"
+  echo "e2e-install: started redis-server on 127.0.0.1:6379"
+fi
+
 # Report what is there, one line each, so a CI log shows the versions the tests ran against.
 echo "e2e-install: $(nsd -v 2>&1 | head -n 1)"
 echo "e2e-install: $(dig -v 2>&1 | head -n 1)"
+echo "e2e-install: $(redis-server --version 2>&1 | head -n 1)"

@@ -30,8 +30,8 @@ import { Redis } from 'ioredis';
 import { isBlockSmithError } from '../../../src/errors.js';
 import { EVIDENCE_TTL_MS, RedisStore } from '../../../src/store/redis/redis-store.js';
 import type { Listing, StoreEvent, WhitelistRequest } from '../../../src/store/types.js';
-import { storeContract } from './contract.js';
-import { UniqueKeys, makeAllow, makeAudit, makeEvidence, makeListing, makeRequest, waitFor } from './contract-fixtures.js';
+import { storeContract } from '../../unit/store/contract.js';
+import { UniqueKeys, makeAllow, makeAudit, makeEvidence, makeListing, makeRequest, waitFor } from '../../unit/store/contract-fixtures.js';
 
 const REDIS_URL = process.env.BLOCKSMITH_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const RUN_PREFIX = `bstest:${randomBytes(6).toString('hex')}:`;
