@@ -11,7 +11,9 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT, isBlockSmithError } from '../errors.js';
 import { registerCheckCommand } from './check-command.js';
+import { registerOperatorCommands } from './operator/index.js';
 import { registerServeCommand } from './serve-command.js';
+import { registerInitCommand } from './init-command.js';
 import { VERSION } from './version.js';
 
 export function buildProgram(setExit: (code: number) => void): Command {
@@ -27,6 +29,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     });
   registerCheckCommand(program, setExit);
   registerServeCommand(program, setExit);
+  registerInitCommand(program, setExit);
+  registerOperatorCommands(program, setExit);
   return program;
 }
 
