@@ -45,10 +45,14 @@ const EMPTY_REPORT: MaintenanceReport = { ran: false, checked: 0, cleared: 0, st
 export async function unblock(core: Core, limiter: WindowLimiter, input: string, options: UnblockOptions): Promise<UnblockResult> {
   const address = normaliseAddress(input);
   const ip = address.ip;
-  const keys: Array<[string, number]> = [
-    [`ip:${ip}`, core.config.unblockPerIpCount],
-    [`from:${options.fromIp}`, core.config.unblockPerRequesterCount],
-  ];
+  // Rate limits are for the public; an operator is trusted.
+  const keys: Array<[string, number]> =
+    options.actor === 'self-service'
+      ? [
+          [`ip:${ip}`, core.config.unblockPerIpCount],
+          [`from:${options.fromIp}`, core.config.unblockPerRequesterCount],
+        ]
+      : [];
   for (const [key, limit] of keys) {
     const verdict = limiter.check(key, limit);
     if (!verdict.ok) {
@@ -90,7 +94,7 @@ export async function unblock(core: Core, limiter: WindowLimiter, input: string,
   core.hot.removeListing(ip);
   core.stats.count('unblock.granted');
   core.stats.count('listing.cleared.unblock');
-  core.log({ event: 'CLEAR', ip, detail: 'unblock (self-service)' });
+  core.log({ event: 'CLEAR', ip, detail: `unblock (${options.actor})` });
   return { outcome: 'cleared', ip, check: result };
 }
 

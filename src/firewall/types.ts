@@ -94,12 +94,15 @@ export type UnblockResult =
   | { readonly outcome: 'not-listed'; readonly ip: string }
   | { readonly outcome: 'rate-limited'; readonly ip: string; readonly retryAfterMs: number };
 
-export interface UnblockOptions {
-  readonly actor: 'self-service';
-  /** The requester's address (rate-limited per requester). */
-  readonly fromIp: string;
-  readonly signal?: AbortLike;
-}
+/**
+ * Who asks for an unblock. A visitor of the portal is `self-service` and rate-limited (per
+ * target and per requesting address); an operator (`cli:<user>`, `operator:<name>`) is not.
+ * The rules are the same for both: not listed is left alone, a hand listing is refused, a fresh
+ * check bypassing every cache clears only on pass.
+ */
+export type UnblockOptions =
+  | { readonly actor: 'self-service'; readonly fromIp: string; readonly signal?: AbortLike }
+  | { readonly actor: `cli:${string}` | `operator:${string}`; readonly signal?: AbortLike };
 
 /** What a maintenance run (re-check of due listings, then expiry) did. */
 export interface MaintenanceReport {

@@ -17,12 +17,10 @@
  *   by an operator or by expiry. Blocking an address that is already listed updates its note.
  *   clear: ends an active listing (Firewall.clear); an address that is not listed is not an error.
  *
- *   unblock: what the self-service unblock does, run by the operator. Firewall.unblock only takes
- *   the self-service actor (and its rate limits), so this command applies the same rules itself:
- *   an address that is not listed is left alone; an operator's listing is not cleared this way
- *   (use `clear`); otherwise a fresh check that bypasses every cache, and only when it passes
- *   (or the address is in a bypass range) the listing is cleared, through Firewall.clear with
- *   actor `cli:<user>` and the note `unblock: fresh check <reason>`.
+ *   unblock: the self-service unblock (Firewall.unblock), run by the operator as `cli:<user>`
+ *   without the public's rate limits: an address that is not listed is left alone; an operator's
+ *   listing is not cleared this way (use `clear`); otherwise a fresh check that bypasses every
+ *   cache, and the listing is cleared (cause `unblock`) only when it passes.
  *
  * EXIT STATUS
  *   list, block, clear: 0. unblock: 0 cleared or not listed; 1 still failing (or listed by an
@@ -30,9 +28,7 @@
  */
 import type { Command } from 'commander';
 import type { App } from '../../app.js';
-import { normaliseAddress } from '../../check/address.js';
 import { EXIT } from '../../errors.js';
-import { stepWords } from '../../firewall/reply.js';
 import type { Listing, ListingState } from '../../store/types.js';
 import type { NodeFlags } from '../node-options.js';
 import { parseChoice, parseCount, parseIp, parseNote, parseRange, parseReason } from './args.js';
@@ -175,18 +171,20 @@ async function runUnblock(input: string, flags: JsonFlags, configFlag: string | 
   }
 }
 
-/** The self-service unblock's rules (firewall/lifecycle.ts), with the operator as the actor. */
+/** The firewall's unblock (firewall/lifecycle.ts), with the operator as the actor: no rate limit. */
 async function unblockAsOperator(app: App, ip: string): Promise<UnblockOutcome> {
-  const listing = await app.store.getListing(ip);
-  if (listing?.state !== 'active') return { outcome: 'not-listed', ip };
-  if (listing.verdict === 'manual') return { outcome: 'operator-listed', ip };
-  const check = await app.checker.check(ip, { noCache: true });
-  if (check.verdict === 'pass' || check.verdict === 'skipped') {
-    await app.firewall.clear(ip, `unblock: fresh check ${check.reason}`, operatorActor());
-    return { outcome: 'cleared', ip, verdict: check.verdict, reason: check.reason };
+  const result = await app.firewall.unblock(ip, { actor: operatorActor() });
+  switch (result.outcome) {
+    case 'cleared':
+      return { outcome: 'cleared', ip, verdict: result.check.verdict, reason: result.check.reason };
+    case 'not-listed':
+    case 'operator-listed':
+      return { outcome: result.outcome, ip };
+    case 'still-failing':
+      return { outcome: result.verdict === 'temperror' ? 'temperror' : 'still-failing', ip, verdict: result.verdict, reason: result.reason, step: result.step };
+    case 'rate-limited':
+      throw new Error('an operator unblock is never rate-limited');
   }
-  const step = stepWords(check.reason, normaliseAddress(ip).family, check.names[0], app.config.firewall.replyNameMaxChars);
-  return { outcome: check.verdict === 'temperror' ? 'temperror' : 'still-failing', ip, verdict: check.verdict, reason: check.reason, step };
 }
 
 function unblockText(r: UnblockOutcome): string {

@@ -57,7 +57,7 @@ export function configFlagOf(command: Command): string | undefined {
 }
 
 /** `cli:<user>`: the account running the command (its uid where it has no name). */
-export function operatorActor(): string {
+export function operatorActor(): `cli:${string}` {
   let name: string;
   try {
     name = userInfo().username;

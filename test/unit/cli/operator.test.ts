@@ -344,7 +344,7 @@ describe('blocksmith unblock', () => {
     assert.deepEqual(active.map((l) => l.ip), ['192.0.2.21', '192.0.2.22', '192.0.2.23']);
     const [audit] = jsonLines<AuditEntry>((await w.cli('audit', '--target', '192.0.2.20', '--action', 'clear', '--json')).stdout);
     assert.match(audit?.actor ?? '', /^cli:/);
-    assert.equal(audit?.detail, 'unblock: fresh check confirmed');
+    assert.equal(audit?.detail, 'unblock: confirmed');
 
     assertUsage(await w.cli('unblock', '192.0.2'), /IP: not a valid IP address "192\.0\.2"/);
   });

@@ -81,6 +81,16 @@ export function lifecycleSuite(kind: StoreKind): void {
         e.clock.advance(600_000);
         assert.equal((await e.firewall.unblock(IP.noMatch, { actor: 'self-service', fromIp: from })).outcome, 'still-failing');
       });
+
+      test('an operator unblock follows the same rules without the rate limits, and is audited with its actor', async () => {
+        const e = await h.env({ firewall: { unblockPerIpCount: 1, unblockWindowMs: 600_000 } });
+        await e.firewall.decide(ctx(IP.noMatch));
+        for (let i = 0; i < 3; i++) {
+          assert.equal((await e.firewall.unblock(IP.noMatch, { actor: 'cli:alice' })).outcome, 'still-failing');
+        }
+        await e.firewall.list(IP.pass, 'by hand', 'operator:bob');
+        assert.equal((await e.firewall.unblock(IP.pass, { actor: 'cli:alice' })).outcome, 'operator-listed');
+      });
     });
 
     describe('background re-check and expiry', () => {
