@@ -137,9 +137,12 @@ export class FcrdnsChecker {
     }
   }
 
-  /** True when the address is in a bypass range. Throws for a malformed input. */
-  bypassRange(input: string): string | null {
-    return this.bypass.match(normaliseAddress(input));
+  /**
+   * The bypass range the address is in, or null. Takes the text (parsed here; throws for a
+   * malformed one) or an address already parsed by the caller, so a decision parses it once.
+   */
+  bypassRange(input: string | NormalisedAddress): string | null {
+    return this.bypass.match(typeof input === 'string' ? normaliseAddress(input) : input);
   }
 
   private freshEntry(ip: string): CheckResult | undefined {

@@ -51,7 +51,7 @@ export function localPart(recipient: string): string {
 export async function decide(core: Core, ctx: ClientContext): Promise<Decision> {
   const address = normaliseAddress(ctx.ip);
   const ip = address.ip;
-  const bypass = core.checker.bypassRange(ip);
+  const bypass = core.checker.bypassRange(address);
   if (bypass !== null) return accepted(core, ctx, ip, 'bypass', 'skipped', 'bypass', { range: bypass });
   const allow = core.hot.matchAllow(address);
   if (allow !== undefined) return accepted(core, ctx, ip, 'allowlist', 'skipped', 'allowlisted', { range: allow.range });
