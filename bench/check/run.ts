@@ -21,45 +21,17 @@
  *        fresh child process: all complete, peak RSS.
  *   It prints a table and a JSON line; bench/RESULTS.md records them with the command.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
 import dnsPacket from 'dns-packet';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { FcrdnsChecker } from '../../src/check/checker.js';
 import { StubResolver } from '../../src/dns/stub-resolver.js';
+import { startDnsServer, type DnsServer } from './synthetic-dns-process.js';
 
 const QUICK = process.argv.includes('--quick');
 const RSS_SECTION = process.argv.includes('--rss-section');
-
-interface DnsServer {
-  readonly port: number;
-  queries(): Promise<number>;
-  stop(): void;
-}
-
-async function startServer(): Promise<DnsServer> {
-  const child: ChildProcess = spawn(process.execPath, [new URL('./synthetic-dns-server.js', import.meta.url).pathname], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout! });
-  const waiting: ((line: string) => void)[] = [];
-  lines.on('line', (line) => waiting.shift()?.(line));
-  const next = (): Promise<string> => new Promise((resolve) => waiting.push(resolve));
-  const { port } = JSON.parse(await next()) as { port: number };
-  return {
-    port,
-    async queries() {
-      const reply = next();
-      child.kill('SIGUSR2');
-      return (JSON.parse(await reply) as { queries: number }).queries;
-    },
-    stop() {
-      child.kill('SIGTERM');
-    },
-  };
-}
 
 function benchConfig(port: number, overrides: { resolverCache?: number; verdictCache?: number; inFlight?: number } = {}): Config {
   return configSchema.parse({
@@ -250,7 +222,7 @@ async function main(): Promise<void> {
     await rssSection(Number(process.argv[process.argv.indexOf('--rss-section') + 1]));
     return;
   }
-  const server = await startServer();
+  const server = await startDnsServer();
   try {
     console.log(`bench/check: node ${process.version}, synthetic DNS server on 127.0.0.1:${server.port}${QUICK ? ' (quick)' : ''}`);
     const counts = await queryCounts(server);

@@ -17,12 +17,10 @@
  *   only; nothing else in the Redis is touched. SQLite files live in a fresh directory under
  *   os.tmpdir() (or $BENCH_DIR), removed afterwards.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { setImmediate as immediate } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { normaliseAddress } from '../../src/check/address.js';
@@ -42,34 +40,7 @@ const PREFIX_RANDOM_BYTES = 4;
 
 // ---- the synthetic DNS server ---------------------------------------------------------------
 
-export interface DnsServer {
-  readonly port: number;
-  queries(): Promise<number>;
-  stop(): void;
-}
-
-/** startDnsServer - bench/check/synthetic-dns-server.js (compiled next to us) in its own process. */
-export async function startDnsServer(): Promise<DnsServer> {
-  const child: ChildProcess = spawn(process.execPath, [new URL('../check/synthetic-dns-server.js', import.meta.url).pathname], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout! });
-  const waiting: ((line: string) => void)[] = [];
-  lines.on('line', (line) => waiting.shift()?.(line));
-  const next = (): Promise<string> => new Promise((resolve) => waiting.push(resolve));
-  const { port } = JSON.parse(await next()) as { port: number };
-  return {
-    port,
-    async queries() {
-      const reply = next();
-      child.kill('SIGUSR2');
-      return (JSON.parse(await reply) as { queries: number }).queries;
-    },
-    stop() {
-      child.kill('SIGTERM');
-    },
-  };
-}
+export { startDnsServer, type DnsServer } from '../check/synthetic-dns-process.js';
 
 /** An arrival record of bench/firewall/arrivals.ts: uint32 sequence, float64 time of sending. */
 export const RECORD_BYTES = 12;
