@@ -189,14 +189,8 @@ export async function denyRequest(core: Core, ref: string, actor: string, reason
   return { outcome: 'denied', request: denied };
 }
 
-export interface ContactInput {
-  readonly email: string;
-  readonly subject: string;
-  readonly body: string;
-  readonly name?: string;
-  readonly ip?: string;
-  readonly ref?: string;
-}
+/** A contact message as the portal hands it over: the store's record without id and time. */
+export type ContactInput = Omit<ContactMessage, 'id' | 'at'>;
 
 export async function contact(core: Core, input: ContactInput): Promise<ContactMessage> {
   const message: ContactMessage = {
