@@ -10,13 +10,19 @@
  *   The only module that knows all the parts. It wires them in the direction data flows (fronts
  *   → firewall → check → dns; the firewall → store) and stops them in the reverse order. `serve`
  *   and the operator commands of the CLI use it; so do tests that want a whole node in-process.
- *   `timers: false` builds a firewall without its background work (the CLI's one-shot commands:
+ *   `fronts: true` (serve) starts the fronts the configuration enables, after the firewall, and
+ *   stops them first. `timers: false` builds a firewall without its background work (the CLI's one-shot commands:
  *   re-checks and expiry are the running nodes' job).
  */
 import { FcrdnsChecker } from './check/checker.js';
 import type { Config } from './config/schema.js';
 import { StubResolver } from './dns/stub-resolver.js';
-import { Firewall } from './firewall/index.js';
+import { Firewall, type DecisionListener } from './firewall/index.js';
+import { startHttpFront } from './fronts/api/index.js';
+import { startDnsblFront } from './fronts/dnsbl/index.js';
+import { startPolicyFront } from './fronts/policy/index.js';
+import type { FrontContext, RunningFront } from './fronts/types.js';
+import { noMetrics, type Metrics } from './metrics/types.js';
 import type { FirewallLogEvent } from './firewall/types.js';
 import { RedisStore } from './store/redis/redis-store.js';
 import { SqliteStore } from './store/sqlite/index.js';
@@ -29,6 +35,9 @@ export interface App {
   readonly checker: FcrdnsChecker;
   readonly store: Store;
   readonly firewall: Firewall;
+  readonly metrics: Metrics;
+  /** The fronts running (none unless `fronts: true`). */
+  readonly fronts: readonly RunningFront[];
   stop(): Promise<void>;
 }
 
@@ -36,6 +45,32 @@ export interface AppOptions {
   readonly logger?: Logger;
   /** Background work (re-checks, expiry, flushes on timers); off for one-shot CLI commands. */
   readonly timers?: boolean;
+  /** Start the fronts enabled in the configuration (serve); off for the CLI's one-shot commands. */
+  readonly fronts?: boolean;
+  readonly metrics?: Metrics;
+  /** Called after every decision (metrics, the per-decision log line). */
+  readonly onDecision?: DecisionListener;
+}
+
+/** The fronts in start order; stopped in reverse. Each returns undefined when its config disables it. */
+const FRONT_STARTERS: readonly ((ctx: FrontContext) => Promise<RunningFront | undefined>)[] = [startHttpFront, startDnsblFront, startPolicyFront];
+
+async function startFronts(ctx: FrontContext): Promise<RunningFront[]> {
+  const running: RunningFront[] = [];
+  try {
+    for (const start of FRONT_STARTERS) {
+      const front = await start(ctx);
+      if (front !== undefined) running.push(front);
+    }
+  } catch (err) {
+    await stopFronts(running);
+    throw err;
+  }
+  return running;
+}
+
+async function stopFronts(running: readonly RunningFront[]): Promise<void> {
+  await Promise.allSettled([...running].reverse().map((f) => f.stop()));
 }
 
 export function makeStore(config: Config, logger: Logger): Store {
@@ -65,10 +100,15 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     store,
     timers: options.timers !== false,
     log: (e: FirewallLogEvent) => logger.info(e, e.event),
+    ...(options.onDecision !== undefined ? { onDecision: options.onDecision } : {}),
   });
+  const metrics = options.metrics ?? noMetrics;
+  let fronts: RunningFront[] = [];
   try {
     await firewall.start();
+    if (options.fronts === true) fronts = await startFronts({ config, firewall, logger, metrics });
   } catch (err) {
+    await firewall.stop().catch(() => undefined);
     await store.close();
     resolver.close();
     throw err;
@@ -80,10 +120,14 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     checker,
     store,
     firewall,
+    metrics,
+    fronts,
     async stop() {
       if (stopped) return;
       stopped = true;
       try {
+        // Fronts first: no new decisions while the firewall flushes.
+        await stopFronts(fronts);
         await firewall.stop();
       } finally {
         await store.close();

@@ -10,9 +10,10 @@
  *   configuration kept; a valid one is logged as RELOAD with the settings that differ, which take
  *   effect at the next restart (live re-configuration of each part comes with the fronts).
  *
- *   The fronts that mail servers talk to (policy service, DNSBL zone, SMTP gate, HTTP) are added
- *   by their own releases; today `serve` runs the firewall, its store and its background work
- *   (re-checks, expiry, statistics), which the operator commands of this CLI act on.
+ *   Then it starts the fronts the configuration enables (policy service and HTTP on loopback by
+ *   default, the DNSBL zone when given an address), each with its flag: --policy HOST:PORT,
+ *   --policy-socket PATH, --dnsbl HOST:PORT, --dnsbl-zone ZONE, --http HOST:PORT ("none" turns a
+ *   listener off), --portal-url URL (the base of every URL in a rejection).
  *
  * EXIT STATUS
  *   0 after a clean stop; 64 usage; 75 store unavailable at start; 78 invalid configuration.
@@ -25,6 +26,7 @@ import { overridesFromEnv } from '../config/env.js';
 import type { Config } from '../config/schema.js';
 import { EXIT } from '../errors.js';
 import { createLogger, type Logger } from '../util/log.js';
+import { addFrontOptions, frontFlagOverrides, FRONT_FLAG_NAMES, type FrontFlags } from './front-options.js';
 import { nodeFlagOverrides, NODE_FLAG_NAMES, addNodeOptions, type NodeFlags } from './node-options.js';
 
 /** Period of the timer that keeps `serve` alive (its length does not matter). */
@@ -34,37 +36,45 @@ export function registerServeCommand(program: Command, setExit: (code: number) =
   const serve = program.command('serve').description('Run a BlockSmith node: the firewall, its store and background work');
   addNodeOptions(serve);
   serve.addOption(new Option('--mode <mode>', 'soft (default), hard or report-only').choices(['soft', 'hard', 'report-only']));
-  serve.action(async (flags: NodeFlags & { mode?: string }, command: Command) => {
+  addFrontOptions(serve);
+  serve.action(async (flags: ServeFlags, command: Command) => {
     const globals = command.optsWithGlobals<{ config?: string }>();
     setExit(await runServe(flags, globals.config));
   });
 }
 
-function readConfig(flags: NodeFlags & { mode?: string }, configFlag: string | undefined): Config {
+type ServeFlags = NodeFlags & FrontFlags & { mode?: string };
+
+function readConfig(flags: ServeFlags, configFlag: string | undefined): Config {
   const file = configFilePath(configFlag, process.env);
-  const overrides: ConfigInput = nodeFlagOverrides(flags);
-  if (flags.mode !== undefined) overrides.firewall = { mode: flags.mode };
+  const overrides: ConfigInput = { ...nodeFlagOverrides(flags), ...frontFlagOverrides(flags) };
+  if (flags.mode !== undefined || flags.portalUrl !== undefined) {
+    overrides.firewall = {
+      ...(flags.mode !== undefined ? { mode: flags.mode } : {}),
+      ...(flags.portalUrl !== undefined ? { portalUrl: flags.portalUrl } : {}),
+    };
+  }
   return loadConfig({
     ...(file !== undefined ? { file } : {}),
     env: overridesFromEnv(process.env),
     overrides,
-    flagNames: { ...NODE_FLAG_NAMES, 'firewall.mode': '--mode' },
+    flagNames: { ...NODE_FLAG_NAMES, ...FRONT_FLAG_NAMES, 'firewall.mode': '--mode', 'firewall.portalUrl': '--portal-url' },
   });
 }
 
-async function runServe(flags: NodeFlags & { mode?: string }, configFlag: string | undefined): Promise<number> {
+async function runServe(flags: ServeFlags, configFlag: string | undefined): Promise<number> {
   const config = readConfig(flags, configFlag);
   const logger = createLogger(config.log.level);
-  const app = await startApp(config, { logger });
+  const app = await startApp(config, { logger, fronts: true });
   logger.info(
     {
       event: 'READY',
       store: config.store.backend === 'sqlite' ? config.store.path : config.store.redisUrl.replace(/\/\/[^@/]*@/, '//***@'),
       resolvers: app.resolver.upstreamInfo.servers,
       mode: config.firewall.mode,
-      fronts: [],
+      fronts: app.fronts.map((f) => ({ name: f.name, endpoints: f.endpoints })),
     },
-    'BlockSmith is running (no fronts enabled in this release: the firewall and its background work only)',
+    app.fronts.length === 0 ? 'BlockSmith is running with no front enabled' : 'BlockSmith is running',
   );
   return new Promise<number>((resolve) => {
     // Every timer and socket of the parts is unref()ed (a library must not hold a process open);
@@ -103,7 +113,7 @@ async function runServe(flags: NodeFlags & { mode?: string }, configFlag: string
   });
 }
 
-function reload(flags: NodeFlags & { mode?: string }, configFlag: string | undefined, running: Config, logger: Logger): void {
+function reload(flags: ServeFlags, configFlag: string | undefined, running: Config, logger: Logger): void {
   try {
     const next = readConfig(flags, configFlag);
     const changed = changedKeys(running, next);

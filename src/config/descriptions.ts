@@ -7,12 +7,20 @@
  *   names a key the schema does not have, or when docs/configuration.md does not mention a key:
  *   a new setting cannot be added without its explanation.
  */
+import { DNSBL_DESCRIPTIONS } from './sections/dnsbl.js';
+import { HTTP_DESCRIPTIONS } from './sections/http.js';
+import { POLICY_DESCRIPTIONS } from './sections/policy.js';
+
+/** Sections that keep their descriptions beside their schema (config/sections/). */
+const SECTIONS = { policy: POLICY_DESCRIPTIONS, dnsbl: DNSBL_DESCRIPTIONS, http: HTTP_DESCRIPTIONS } as const;
+
 export const SECTION_DESCRIPTIONS: Readonly<Record<string, string>> = {
   resolver: 'DNS: BlockSmith asks these servers itself (point it at a local caching resolver).',
   check: 'The FCrDNS check (../shared/design/FCRDNS.md).',
   firewall: 'Decisions, replies and listings (PRODUCT.md §3-§6).',
   store: 'Where state lives: sqlite for one node, redis for several.',
   log: 'One JSON line per event on stdout.',
+  ...Object.fromEntries(Object.entries(SECTIONS).map(([name, d]) => [name, d.section])),
 };
 
 export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
@@ -65,4 +73,5 @@ export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'store.redisUrl': 'redis:// or rediss:// URL, for backend redis',
   'store.redisPrefix': 'key prefix in Redis',
   'log.level': 'fatal, error, warn, info, debug, trace or silent',
+  ...Object.assign({}, ...Object.values(SECTIONS).map((d) => d.keys)),
 };

@@ -12,6 +12,9 @@
  *   docs/configuration.md (the operator's view of the same keys), config/load.ts.
  */
 import { z } from 'zod';
+import { dnsblSchema } from './sections/dnsbl.js';
+import { httpSchema } from './sections/http.js';
+import { policySchema } from './sections/policy.js';
 
 /** `host`, `host:port`, `[v6]`, `[v6]:port`, or a bare IPv6 address. Parsed in dns/upstream.ts. */
 const upstreamString = z.string().min(1).max(300);
@@ -193,9 +196,15 @@ export const configSchema = z
     firewall: firewallSchema,
     store: storeSchema,
     log: logSchema,
+    policy: policySchema,
+    dnsbl: dnsblSchema,
+    http: httpSchema,
   })
   .prefault({});
 
+export type { DnsblConfig } from './sections/dnsbl.js';
+export type { HttpConfig } from './sections/http.js';
+export type { PolicyConfig } from './sections/policy.js';
 export type StoreConfig = z.infer<typeof storeSchema>;
 
 export type ResolverConfig = z.infer<typeof resolverSchema>;

@@ -12,6 +12,8 @@
  *   await firewall.allow(range, note, actor, expiresAt?) / removeAllow(id, actor)
  *   await firewall.requestWhitelist({...}) / approveRequest(ref, actor, expiresAt?) / denyRequest(ref, actor, reason)
  *   await firewall.contact({...}); await firewall.evidence(ref)
+ *   await firewall.test(ip)                a live diagnostic check with its whole trace (changes nothing)
+ *   firewall.records.listings(filter) ...  read-only views of the store, for fronts and the CLI
  *   await firewall.flush()                 touches, queued writes and counters to the store now
  *   await firewall.stop()                  timers off, everything flushed
  *
@@ -42,7 +44,23 @@
 import { hostname } from 'node:os';
 import type { FcrdnsChecker } from '../check/checker.js';
 import type { FirewallConfig } from '../config/schema.js';
-import type { AllowEntry, ContactMessage, Evidence, Listing, Store, StoreEvent, WhitelistRequest } from '../store/types.js';
+import type { CheckResult } from '../check/types.js';
+import type {
+  AllowEntry,
+  AuditEntry,
+  AuditFilter,
+  ContactMessage,
+  Evidence,
+  HourlyStats,
+  Listing,
+  ListingFilter,
+  Page,
+  RequestState,
+  Store,
+  StoreEvent,
+  WhitelistRequest,
+} from '../store/types.js';
+import type { AbortLike } from '../util/abort.js';
 import { printable } from '../util/printable.js';
 import type { Core } from './core.js';
 import { decide } from './decide.js';
@@ -63,6 +81,29 @@ export interface FirewallOptions {
   readonly log?: FirewallLogger;
   /** Start the background timers in start() (default true). */
   readonly timers?: boolean;
+  /**
+   * Called once per decision, after it is made, with the time it took (ms): the node's metrics
+   * and its one log line per decision hang here. Must not throw; errors are swallowed.
+   */
+  readonly onDecision?: DecisionListener;
+}
+
+export type DecisionListener = (ctx: ClientContext, decision: Decision, elapsedMs: number) => void;
+
+/**
+ * Read-only views of what the store holds, for the fronts (HTTP API, portal, console) and the
+ * CLI. The firewall is the fronts' only way to storage; these calls never change anything.
+ */
+export interface FirewallRecords {
+  listing(ip: string): Promise<Listing | undefined>;
+  listings(filter: ListingFilter): Promise<Page<Listing>>;
+  allows(): Promise<readonly AllowEntry[]>;
+  request(ref: string): Promise<WhitelistRequest | undefined>;
+  requests(state: RequestState | undefined, limit: number, after?: string): Promise<Page<WhitelistRequest>>;
+  contacts(limit: number, after?: string): Promise<Page<ContactMessage>>;
+  audit(filter: AuditFilter): Promise<Page<AuditEntry>>;
+  stats(fromHour: number, toHour: number): Promise<readonly HourlyStats[]>;
+  evidence(ref: string): Promise<Evidence | undefined>;
 }
 
 function message(err: unknown): string {
@@ -78,6 +119,8 @@ export class Firewall {
   private readonly busy = new Set<string>();
   private readonly eventWork = new Set<Promise<void>>();
   private unsubscribe: (() => void) | undefined;
+  private readonly onDecision: DecisionListener | undefined;
+  readonly records: FirewallRecords;
 
   constructor(options: FirewallOptions) {
     const now = options.now ?? Date.now;
@@ -96,6 +139,19 @@ export class Firewall {
       log,
       alwaysAccept: new Set(config.alwaysAcceptLocalParts.map((p) => p.toLowerCase())),
     };
+    this.onDecision = options.onDecision;
+    const store = options.store;
+    this.records = Object.freeze({
+      listing: (ip: string) => store.getListing(ip),
+      listings: (filter: ListingFilter) => store.listListings(filter),
+      allows: () => store.allAllows(),
+      request: (ref: string) => store.getRequest(ref),
+      requests: (state: RequestState | undefined, limit: number, after?: string) => store.listRequests(state, limit, after),
+      contacts: (limit: number, after?: string) => store.listContacts(limit, after),
+      audit: (filter: AuditFilter) => store.listAudit(filter),
+      stats: (fromHour: number, toHour: number) => store.stats(fromHour, toHour),
+      evidence: (ref: string) => store.getEvidence(ref),
+    });
     this.limiter = new WindowLimiter({ windowMs: config.unblockWindowMs, trackedKeysCount: config.unblockTrackedKeysCount, now });
   }
 
@@ -138,7 +194,33 @@ export class Firewall {
   }
 
   decide(ctx: ClientContext): Promise<Decision> {
-    return decide(this.core, ctx);
+    const listener = this.onDecision;
+    if (listener === undefined) return decide(this.core, ctx);
+    const started = performance.now();
+    return decide(this.core, ctx).then((decision) => {
+      try {
+        listener(ctx, decision, performance.now() - started);
+      } catch {
+        // A listener (metrics, logging) must never change or lose a decision.
+      }
+      return decision;
+    });
+  }
+
+  /**
+   * test - a live diagnostic check of one address for the public test tool and the API: every
+   * PTR name evaluated, the other address family looked up, the raw exchanges kept, and no
+   * BlockSmith cache consulted. It changes nothing (no listing, no clear: unblock() does that).
+   * Throws BlockSmithError(BS_ERR_ADDRESS_INVALID) for a malformed address.
+   */
+  test(ip: string, options: { readonly signal?: AbortLike } = {}): Promise<CheckResult> {
+    return this.core.checker.check(ip, {
+      noCache: true,
+      complete: true,
+      otherFamily: true,
+      keepExchanges: true,
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    });
   }
 
   unblock(ip: string, options: UnblockOptions): Promise<UnblockResult> {

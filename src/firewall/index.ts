@@ -5,7 +5,7 @@
  * SEE ALSO
  *   firewall/firewall.ts (the class), firewall/types.ts (context and decision), firewall/reply.ts.
  */
-export { Firewall, type FirewallOptions } from './firewall.js';
+export { Firewall, type DecisionListener, type FirewallOptions, type FirewallRecords } from './firewall.js';
 export type { ContactInput, RequestOutcome, WhitelistRequestInput } from './operator.js';
 export { buildReply, oneLineReply, portalLink, renderReply, replyLine, stepWords, REPLY_LINE_MAX_OCTETS } from './reply.js';
 export { isReference, newReference } from './reference.js';

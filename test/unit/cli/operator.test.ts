@@ -481,7 +481,7 @@ describe('blocksmith audit and stats', () => {
 describe('propagation to running nodes', () => {
   test('CLI actions beside a running `serve` reach another node on the same store within a second', async () => {
     const w = workspace();
-    const serve = spawn(process.execPath, ['--import', TSX, BIN, 'serve', '--data', w.data, '--resolver', server.upstream], {
+    const serve = spawn(process.execPath, ['--import', TSX, BIN, 'serve', '--policy', 'none', '--http', 'none', '--data', w.data, '--resolver', server.upstream], {
       cwd: w.cwd,
       env: childEnv(),
       stdio: ['ignore', 'pipe', 'pipe'],

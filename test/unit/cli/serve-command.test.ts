@@ -22,7 +22,7 @@ interface Node {
 }
 
 function startServe(args: readonly string[], cwd: string): Node {
-  const child = spawn(process.execPath, ['--import', TSX, BIN, 'serve', ...args], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', TSX, BIN, 'serve', '--policy', 'none', '--http', 'none', ...args], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
   const seen: Record<string, unknown>[] = [];
   const waiters: { event: string; resolve: (line: Record<string, unknown>) => void }[] = [];
   createInterface({ input: child.stdout }).on('line', (line) => {
