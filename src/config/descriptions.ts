@@ -73,5 +73,5 @@ export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'store.redisUrl': 'redis:// or rediss:// URL, for backend redis',
   'store.redisPrefix': 'key prefix in Redis',
   'log.level': 'fatal, error, warn, info, debug, trace or silent',
-  ...Object.assign({}, ...Object.values(SECTIONS).map((d) => d.keys)),
+  ...(Object.assign({}, ...Object.values(SECTIONS).map((d) => d.keys)) as Record<string, string>),
 };
