@@ -3,7 +3,7 @@
  *   firewall/core - what the firewall's parts share, and the small helpers they all use
  *
  * SYNOPSIS
- *   interface Core { config, checker, store, hot, writer, stats, now, log, alwaysAccept }
+ *   interface Core { config, checker, store, hot, writer, stats, episodes, now, log, alwaysAccept }
  *   nextRecheckAt(core, result): number
  *   rejectionAudit / evidenceLimits / refused helpers
  *
@@ -19,6 +19,7 @@ import type { FcrdnsChecker } from '../check/checker.js';
 import type { CheckResult } from '../check/types.js';
 import type { FirewallConfig } from '../config/schema.js';
 import type { Store } from '../store/types.js';
+import type { RefusalEpisodes } from './episodes.js';
 import type { EvidenceLimits } from './evidence.js';
 import type { HotCache } from './hot-cache.js';
 import type { Stats } from './stats.js';
@@ -32,6 +33,8 @@ export interface Core {
   readonly hot: HotCache;
   readonly writer: Writer;
   readonly stats: Stats;
+  /** Repeated identical refusals of a listed IP: one reference (episodes.ts). */
+  readonly episodes: RefusalEpisodes;
   readonly now: () => number;
   readonly log: FirewallLogger;
   /** firewall.alwaysAcceptLocalParts, lower-cased. */

@@ -19,22 +19,29 @@
  *   temperror (`check-error`), never as an accept. Report-only never refuses and lists nobody:
  *   a refusing verdict is accepted with `wouldReject` and a WOULD-REJECT log line.
  *
- *   The decision never waits for the store: listing and evidence writes go to writer.ts.
+ *   The decision never waits for the store: listing and evidence writes go to writer.ts, which
+ *   batches them. A warm decision (no live check needed) is made synchronously. Repeated
+ *   identical refusals of a listed IP share one reference and one evidence record within a
+ *   short window (episodes.ts), so the warm path writes nothing per refusal but a count.
  *
  * DIAGNOSTICS
  *   Log events: REJECT, DEFER, LIST, CLEAR (dns-fixed), WOULD-REJECT, CHECK-ERROR.
  */
-import { normaliseAddress, type NormalisedAddress } from '../check/address.js';
+import type { NormalisedAddress } from '../check/address.js';
 import type { CheckResult } from '../check/types.js';
 import type { Evidence, Listing } from '../store/types.js';
 import { printable } from '../util/printable.js';
+import { clientAddress } from './client-address.js';
 import { evidenceLimits, nextRecheckAt, type Core } from './core.js';
 import { buildEvidence } from './evidence.js';
 import type { HotListing } from './hot-cache.js';
 import { isRefusing, ruleFor } from './policy.js';
 import { newReference } from './reference.js';
 import { buildReply, portalLink, replyLine, type ReplyKind } from './reply.js';
+import { counterName } from './stats.js';
 import type { ClientContext, Decision, DecisionReason, DecisionSource, DecisionVerdict } from './types.js';
+
+const SOURCE_LISTING = 'source.listing';
 
 /** localPart - the local part of an RFC 5321 path (`<Postmaster@x>`, `"abuse"@x`, `postmaster`), lower-cased. */
 export function localPart(recipient: string): string {
@@ -48,27 +55,48 @@ export function localPart(recipient: string): string {
   return local.toLowerCase();
 }
 
-export async function decide(core: Core, ctx: ClientContext): Promise<Decision> {
-  const address = normaliseAddress(ctx.ip);
+/**
+ * decide - not an async function: a warm decision (bypass, allowlist, postmaster, listing,
+ * cached verdict) is made synchronously and handed back already resolved; only a decision that
+ * needs a live check waits (decideLive).
+ */
+export function decide(core: Core, ctx: ClientContext): Promise<Decision> {
+  let address: NormalisedAddress;
+  try {
+    address = clientAddress(ctx.ip);
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
   const ip = address.ip;
   const bypass = core.checker.bypassRange(address);
-  if (bypass !== null) return accepted(core, ctx, ip, 'bypass', 'skipped', 'bypass', { range: bypass });
+  if (bypass !== null) return Promise.resolve(accepted(core, ctx, ip, 'bypass', 'skipped', 'bypass', { range: bypass }));
   const allow = core.hot.matchAllow(address);
-  if (allow !== undefined) return accepted(core, ctx, ip, 'allowlist', 'skipped', 'allowlisted', { range: allow.range });
+  if (allow !== undefined) return Promise.resolve(accepted(core, ctx, ip, 'allowlist', 'skipped', 'allowlisted', { range: allow.range }));
   if (ctx.recipient !== undefined && core.alwaysAccept.has(localPart(ctx.recipient))) {
-    return accepted(core, ctx, ip, 'postmaster', 'skipped', 'always-accept', {});
+    return Promise.resolve(accepted(core, ctx, ip, 'postmaster', 'skipped', 'always-accept', {}));
   }
   const listed = core.hot.listing(ip);
   if (listed !== undefined && (listed.verdict === 'manual' || core.now() < listed.recheckDueAt)) {
-    return fromListing(core, ctx, address, listed);
+    return Promise.resolve(fromListing(core, ctx, address, listed));
   }
+  // The cached verdict (the checker's own first step), without a promise in between.
+  const cached = listed === undefined ? core.checker.cached(ip) : undefined;
+  if (cached !== undefined) {
+    core.stats.count(counterName('verdict', cached.verdict, cached.reason));
+    return Promise.resolve(fromCheck(core, ctx, address, cached));
+  }
+  return decideLive(core, ctx, address, listed);
+}
+
+async function decideLive(core: Core, ctx: ClientContext, address: NormalisedAddress, listed: HotListing | undefined): Promise<Decision> {
+  const ip = address.ip;
   const result = await runCheck(core, ip, ctx);
   if (result === undefined) {
     const rule = ruleFor(core.config, 'temperror');
     if (rule.action === 'accept') return accepted(core, ctx, ip, 'check', 'temperror', 'check-error', {});
     return refuse(core, ctx, address, 'check', 'temp', 'temperror', 'check-error', undefined).decision;
   }
-  core.stats.count(`verdict.${result.verdict}.${result.reason}`);
+  core.stats.count(counterName('verdict', result.verdict, result.reason));
   if (listed !== undefined) return afterRecheck(core, ctx, address, result);
   return fromCheck(core, ctx, address, result);
 }
@@ -121,11 +149,41 @@ function fromListing(core: Core, ctx: ClientContext, address: NormalisedAddress,
     return accepted(core, ctx, ip, 'listing', listed.verdict, listed.reason, rule.wouldReject ? { wouldReject: true } : {});
   }
   const kind: ReplyKind = rule.action === 'defer' ? 'temp' : rule.kind;
-  const refused = refuse(core, ctx, address, 'listing', kind, listed.verdict, listed.reason, undefined);
   const now = core.now();
+  const episode = core.episodes.find(core.config, ip, ctx, listed.verdict, listed.reason, kind, now);
+  if (episode !== undefined) {
+    // A repeat of the same refusal (episodes.ts): same reference and evidence, nothing to write but the count.
+    const action = kind === 'temp' ? 'defer' : 'reject';
+    core.stats.count(counterName('decision', ctx.front, action));
+    core.stats.count(SOURCE_LISTING);
+    core.log({ event: action === 'defer' ? 'DEFER' : 'REJECT', ip, ref: episode.ref, front: ctx.front, detail: episode.detail });
+    core.hot.touch(ip, now);
+    core.writer.touch(ip, { count: 1, lastRejectAt: now });
+    return { action, ip, source: 'listing', verdict: listed.verdict, reason: listed.reason, reply: episode.reply, ref: episode.ref, url: episode.url };
+  }
+  const refused = refuse(core, ctx, address, 'listing', kind, listed.verdict, listed.reason, undefined);
+  const { decision, evidence } = refused;
+  if (evidence !== undefined && decision.ref !== undefined && decision.url !== undefined && decision.reply !== undefined) {
+    core.episodes.start(ip, {
+      config: core.config,
+      front: ctx.front,
+      helo: ctx.helo,
+      sender: ctx.sender,
+      recipient: ctx.recipient,
+      verdict: listed.verdict,
+      reason: listed.reason,
+      kind,
+      ref: decision.ref,
+      url: decision.url,
+      reply: decision.reply,
+      evidence,
+      detail: `${listed.verdict} ${listed.reason}`,
+      until: now + core.episodes.windowMs,
+    });
+  }
   core.hot.touch(ip, now);
-  core.writer.touch(ip, { count: 1, lastRejectAt: now, ...(refused.evidence ? { latestEvidence: refused.evidence } : {}) });
-  return refused.decision;
+  core.writer.touch(ip, { count: 1, lastRejectAt: now, ...(evidence ? { latestEvidence: evidence } : {}) });
+  return decision;
 }
 
 function createListing(core: Core, ip: string, verdict: 'fail' | 'permerror', result: CheckResult, evidence: Evidence): void {
@@ -145,7 +203,7 @@ function createListing(core: Core, ip: string, verdict: 'fail' | 'permerror', re
   };
   core.hot.putListing(listing);
   core.writer.putListing(listing, { at: now, actor: 'check', action: 'LIST', target: ip, detail: `${verdict} ${result.reason} ref ${evidence.ref}` });
-  core.stats.count(`listing.created.${verdict}`);
+  core.stats.count(counterName('listing.created', verdict));
   core.log({ event: 'LIST', ip, ref: evidence.ref, detail: `${verdict} ${result.reason}` });
 }
 
@@ -197,8 +255,8 @@ function refuse(
     evidenceLimits(core.config),
   );
   core.writer.putEvidence(evidence);
-  core.stats.count(`decision.${ctx.front}.${action}`);
-  core.stats.count(`source.${source}`);
+  core.stats.count(counterName('decision', ctx.front, action));
+  core.stats.count(counterName('source', source));
   core.log({ event: action === 'defer' ? 'DEFER' : 'REJECT', ip, ref, front: ctx.front, detail: `${verdict} ${reason}` });
   return {
     decision: { action, ip, source, verdict, reason, reply, ref, url, ...(result === undefined ? {} : { check: result }) },
@@ -232,8 +290,8 @@ function accepted(
   reason: DecisionReason,
   extra: Pick<Decision, 'range' | 'check' | 'wouldReject'>,
 ): Decision {
-  core.stats.count(`decision.${ctx.front}.accept`);
-  core.stats.count(`source.${source}`);
+  core.stats.count(counterName('decision', ctx.front, 'accept'));
+  core.stats.count(counterName('source', source));
   if (extra.wouldReject === true) core.stats.count('would-reject');
   return { action: 'accept', ip, source, verdict, reason, ...extra };
 }

@@ -15,6 +15,7 @@
  *   await firewall.test(ip)                a live diagnostic check with its whole trace (changes nothing)
  *   firewall.records.listings(filter) ...  read-only views of the store, for fronts and the CLI
  *   await firewall.flush()                 touches, queued writes and counters to the store now
+ *   firewall.reconfigure(config)           a reload: per-decision settings now; returns keys that wait for a restart
  *   await firewall.stop()                  timers off, everything flushed
  *
  * DESCRIPTION
@@ -29,7 +30,8 @@
  *   when the store cannot be read (BS_ERR_STORE_UNAVAILABLE): a node does not start blind.
  *
  *   Timers (all unref'd, none overlaps itself): every statsFlushMs the counters (stats.ts);
- *   every listingUpdateFlushMs the batched rejections of listed IPs; every retryEveryMs the
+ *   every listingUpdateFlushMs the batched rejections of listed IPs; every EVIDENCE_FLUSH_MS
+ *   (1 s, or listingUpdateFlushMs if shorter) the buffered evidence (writer.ts); every retryEveryMs the
  *   writes queued while the store was away; every maintenanceEveryMs the re-check of due
  *   listings and expiry, under the cluster lease held as `nodeId`. `timers: false` (tests)
  *   starts none; call flush() and maintenance() by hand.
@@ -64,13 +66,19 @@ import type { AbortLike } from '../util/abort.js';
 import { printable } from '../util/printable.js';
 import type { Core } from './core.js';
 import { decide } from './decide.js';
+import { RefusalEpisodes } from './episodes.js';
 import { HotCache } from './hot-cache.js';
 import { expire, recheckDue, unblock } from './lifecycle.js';
 import * as operator from './operator.js';
 import { WindowLimiter } from './rate-limit.js';
 import { Stats } from './stats.js';
 import type { ClientContext, Decision, FirewallLogger, MaintenanceReport, UnblockOptions, UnblockResult } from './types.js';
-import { Writer } from './writer.js';
+import { EVIDENCE_FLUSH_MS, Writer } from './writer.js';
+
+/** How long identical refusals of a listed IP share one reference and evidence (episodes.ts). */
+export const REFERENCE_REUSE_MS = 60_000;
+/** Refusal episodes kept at once, at least (else firewall.retryQueueCount). */
+const EPISODES_MIN_COUNT = 10_000;
 
 export interface FirewallOptions {
   readonly config: FirewallConfig;
@@ -87,6 +95,22 @@ export interface FirewallOptions {
    */
   readonly onDecision?: DecisionListener;
 }
+
+/**
+ * Settings read once, when the firewall is built or started (timers, queue bounds, the limiter,
+ * the node id): reconfigure() keeps their running values; they change at the next restart.
+ */
+export const FIREWALL_START_ONLY_KEYS = [
+  'nodeId',
+  'retryQueueCount',
+  'statsPendingHoursCount',
+  'unblockWindowMs',
+  'unblockTrackedKeysCount',
+  'statsFlushMs',
+  'listingUpdateFlushMs',
+  'retryEveryMs',
+  'maintenanceEveryMs',
+] as const satisfies readonly (keyof FirewallConfig)[];
 
 export type DecisionListener = (ctx: ClientContext, decision: Decision, elapsedMs: number) => void;
 
@@ -112,7 +136,7 @@ function message(err: unknown): string {
 
 export class Firewall {
   readonly nodeId: string;
-  private readonly core: Core;
+  private core: Core;
   private readonly limiter: WindowLimiter;
   private readonly timersWanted: boolean;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -128,19 +152,24 @@ export class Firewall {
     const config = options.config;
     this.nodeId = config.nodeId !== '' ? config.nodeId : `${hostname()}:${process.pid}`;
     this.timersWanted = options.timers ?? true;
+    const episodes = new RefusalEpisodes({ windowMs: REFERENCE_REUSE_MS, maxCount: Math.max(EPISODES_MIN_COUNT, config.retryQueueCount) });
+    const writer = new Writer({ store: options.store, now, queueCount: config.retryQueueCount, log });
     this.core = {
       config,
       checker: options.checker,
       store: options.store,
-      hot: new HotCache({ now, log }),
-      writer: new Writer({ store: options.store, now, queueCount: config.retryQueueCount, log }),
+      hot: new HotCache({ now, log, onRemove: (ip) => episodes.forget(ip) }),
+      writer,
       stats: new Stats({ store: options.store, now, pendingHoursCount: config.statsPendingHoursCount, log }),
+      episodes,
       now,
       log,
       alwaysAccept: new Set(config.alwaysAcceptLocalParts.map((p) => p.toLowerCase())),
     };
     this.onDecision = options.onDecision;
     const store = options.store;
+    // Evidence not yet written (writer.ts buffers it) is answered from memory.
+    const evidence = async (ref: string): Promise<Evidence | undefined> => writer.pendingEvidence(ref) ?? store.getEvidence(ref);
     this.records = Object.freeze({
       listing: (ip: string) => store.getListing(ip),
       listings: (filter: ListingFilter) => store.listListings(filter),
@@ -150,7 +179,7 @@ export class Firewall {
       contacts: (limit: number, after?: string) => store.listContacts(limit, after),
       audit: (filter: AuditFilter) => store.listAudit(filter),
       stats: (fromHour: number, toHour: number) => store.stats(fromHour, toHour),
-      evidence: (ref: string) => store.getEvidence(ref),
+      evidence,
     });
     this.limiter = new WindowLimiter({ windowMs: config.unblockWindowMs, trackedKeysCount: config.unblockTrackedKeysCount, now });
   }
@@ -172,6 +201,7 @@ export class Firewall {
     const c = this.core.config;
     this.every('stats', c.statsFlushMs, () => this.core.stats.flush());
     this.every('touches', c.listingUpdateFlushMs, () => this.core.writer.flushTouches());
+    this.every('evidence', Math.min(EVIDENCE_FLUSH_MS, c.listingUpdateFlushMs), () => this.core.writer.flushEvidence());
     this.every('retry', c.retryEveryMs, () => this.core.writer.retry());
     this.every('maintenance', c.maintenanceEveryMs, () => this.maintenance());
   }
@@ -187,6 +217,7 @@ export class Firewall {
   async flush(): Promise<void> {
     await this.core.writer.idle();
     await this.core.writer.retry();
+    await this.core.writer.flushEvidence();
     await this.core.writer.flushTouches();
     await this.core.writer.idle();
     await this.core.stats.flush();
@@ -276,7 +307,22 @@ export class Firewall {
   }
 
   evidence(ref: string): Promise<Evidence | undefined> {
-    return this.core.store.getEvidence(ref);
+    return this.records.evidence(ref);
+  }
+
+  /**
+   * reconfigure - a configuration reload (SIGHUP): the settings read per decision or per run
+   * (mode, modeByVerdict, organisation, portalUrl, alwaysAcceptLocalParts, re-check, expiry,
+   * evidence and reply limits, unblock counts) apply to decisions that start from now on. The
+   * FIREWALL_START_ONLY_KEYS keep their running values; those that differ are returned.
+   */
+  reconfigure(config: FirewallConfig): readonly string[] {
+    const running = this.core.config;
+    const kept: Record<string, unknown> = {};
+    for (const key of FIREWALL_START_ONLY_KEYS) kept[key] = running[key];
+    const next = Object.freeze({ ...config, ...kept }) as FirewallConfig;
+    this.core = { ...this.core, config: next, alwaysAccept: new Set(next.alwaysAcceptLocalParts.map((p) => p.toLowerCase())) };
+    return FIREWALL_START_ONLY_KEYS.filter((key) => config[key] !== running[key]);
   }
 
   /** What the hot cache and the queues hold (for status pages and tests). */

@@ -3,9 +3,9 @@
  *   firewall/hot-cache - active listings and allow entries in memory: a warm decision's only data
  *
  * SYNOPSIS
- *   const hot = new HotCache({ now, log })
+ *   const hot = new HotCache({ now, log, onRemove? })
  *   hot.putListing(listing)      active → kept (compact), any other state → removed
- *   hot.removeListing(ip); hot.listing(ip): HotListing | undefined; hot.listings(); hot.listingCount
+ *   hot.removeListing(ip); hot.listing(ip): HotListing | undefined; hot.listings(); hot.listedIps(); hot.listingCount
  *   hot.touch(ip, at, dueAt?)    a rejection seen here: lastRejectAt, rejectCount, maybe recheckDueAt
  *   hot.setAllows(entries); hot.putAllow(entry); hot.removeAllow(id)
  *   hot.matchAllow(address): AllowEntry | undefined
@@ -15,9 +15,10 @@
  *   by the firewall's own writes (at once) and by store events (other nodes). Nothing here
  *   touches the store or DNS.
  *
- *   A listing is kept as a `HotListing`: verdict, reason, and four numbers. With its key (the
- *   address text) and the Map slot that is about 200 bytes per listing on V8 (100,000 listings
- *   ≈ 20 MB). The evidence stays in the store.
+ *   A listing is kept as a slot of typed arrays (class Listings): its (verdict, reason) pair's
+ *   number, recheckDueAt, lastRejectAt, rejectCount; with its key (the address text) and the Map
+ *   entry about 60-70 bytes a listing on V8 (1,000,000 listings ≈ 70 MB). listing(ip) hands out
+ *   a fresh `HotListing` view. The evidence stays in the store.
  *
  *   Allow entries are kept whole (an operator's list: hundreds, not millions) and compiled into
  *   one `BypassList` matcher (most specific range first), rebuilt on every change and when the earliest expiry passes; an
@@ -32,22 +33,27 @@ import type { AllowEntry, Listing } from '../store/types.js';
 import { printable } from '../util/printable.js';
 import type { FirewallLogger } from './types.js';
 
+/** What the hot cache knows of an active listing (a fresh view; changing it changes nothing). */
 export interface HotListing {
   readonly verdict: Listing['verdict'];
   readonly reason: Listing['reason'];
-  readonly listedAt: number;
-  recheckDueAt: number;
-  lastRejectAt: number;
-  rejectCount: number;
+  readonly recheckDueAt: number;
+  readonly lastRejectAt: number;
+  readonly rejectCount: number;
 }
 
 export interface HotCacheOptions {
   readonly now: () => number;
   readonly log: FirewallLogger;
+  /** Called when an IP's listing leaves the cache (cleared, expired, replaced by a non-active state). */
+  readonly onRemove?: (ip: string) => void;
 }
 
 const HOST_PREFIX_V4 = 32;
 const HOST_PREFIX_V6 = 128;
+const INITIAL_SLOTS = 1_024;
+/** The (verdict, reason) pairs seen, each a small integer: a closed set, a few dozen at most. */
+const PAIRS_MAX = 65_535;
 
 /** prefixLength - the prefix length of a range as written (a bare address is a host route). */
 function prefixLength(range: string): number {
@@ -57,10 +63,113 @@ function prefixLength(range: string): number {
   return Number.isFinite(n) ? n : 0;
 }
 
+/**
+ * Listings - the active listings as a struct of arrays: IP text → slot (a small integer), and
+ * per slot the (verdict, reason) pair's number and three numbers in typed arrays. About 60 bytes
+ * a listing with its key and Map slot, against about 200 for an object per listing (its header,
+ * two heap-allocated doubles for the times, and a verdict and a reason string per row as the
+ * SQLite driver makes them). Freed slots are reused.
+ */
+class Listings {
+  private readonly slots = new Map<string, number>();
+  private pairOf = new Uint16Array(INITIAL_SLOTS);
+  private dueAt = new Float64Array(INITIAL_SLOTS);
+  private lastAt = new Float64Array(INITIAL_SLOTS);
+  private count = new Float64Array(INITIAL_SLOTS);
+  private readonly free: number[] = [];
+  private used = 0;
+  private readonly pairs: Array<readonly [Listing['verdict'], Listing['reason']]> = [];
+  private readonly pairIds = new Map<string, number>();
+
+  get size(): number {
+    return this.slots.size;
+  }
+
+  /** put - set the numbers of an IP's listing; false when it cannot be kept (see pair()). */
+  put(ip: string, verdict: Listing['verdict'], reason: Listing['reason'], dueAt: number, lastAt: number, count: number): boolean {
+    const pair = this.pair(verdict, reason);
+    if (pair === -1) return false;
+    let slot = this.slots.get(ip);
+    if (slot === undefined) {
+      slot = this.free.pop() ?? this.grow();
+      this.slots.set(ip, slot);
+    }
+    this.pairOf[slot] = pair;
+    this.dueAt[slot] = dueAt;
+    this.lastAt[slot] = lastAt;
+    this.count[slot] = count;
+    return true;
+  }
+
+  delete(ip: string): boolean {
+    const slot = this.slots.get(ip);
+    if (slot === undefined) return false;
+    this.slots.delete(ip);
+    this.free.push(slot);
+    return true;
+  }
+
+  get(ip: string): HotListing | undefined {
+    const slot = this.slots.get(ip);
+    return slot === undefined ? undefined : this.view(slot);
+  }
+
+  /** touch - a rejection: lastRejectAt, rejectCount, maybe recheckDueAt. */
+  touch(ip: string, at: number, dueAt: number | undefined): void {
+    const slot = this.slots.get(ip);
+    if (slot === undefined) return;
+    if (at > (this.lastAt[slot] ?? 0)) this.lastAt[slot] = at;
+    this.count[slot] = (this.count[slot] ?? 0) + 1;
+    if (dueAt !== undefined) this.dueAt[slot] = dueAt;
+  }
+
+  /** ips - the IPs, live: one deleted meanwhile is skipped, one added meanwhile may be visited. */
+  ips(): IterableIterator<string> {
+    return this.slots.keys();
+  }
+
+  private view(slot: number): HotListing {
+    const [verdict, reason] = this.pairs[this.pairOf[slot] ?? 0] ?? ['fail', 'manual'];
+    return { verdict, reason, recheckDueAt: this.dueAt[slot] ?? 0, lastRejectAt: this.lastAt[slot] ?? 0, rejectCount: this.count[slot] ?? 0 };
+  }
+
+  /** pair - the number of a (verdict, reason) pair; -1 past PAIRS_MAX distinct pairs (a store full of junk). */
+  private pair(verdict: Listing['verdict'], reason: Listing['reason']): number {
+    const key = `${verdict} ${reason}`;
+    const known = this.pairIds.get(key);
+    if (known !== undefined) return known;
+    if (this.pairs.length >= PAIRS_MAX) return -1;
+    const id = this.pairs.length;
+    this.pairs.push([verdict, reason]);
+    this.pairIds.set(key, id);
+    return id;
+  }
+
+  private grow(): number {
+    if (this.used === this.pairOf.length) {
+      const n = this.pairOf.length * 2;
+      const pairOf = new Uint16Array(n);
+      pairOf.set(this.pairOf);
+      this.pairOf = pairOf;
+      this.dueAt = widen(this.dueAt, n);
+      this.lastAt = widen(this.lastAt, n);
+      this.count = widen(this.count, n);
+    }
+    return this.used++;
+  }
+}
+
+function widen(a: Float64Array, n: number): Float64Array<ArrayBuffer> {
+  const b = new Float64Array(n);
+  b.set(a);
+  return b;
+}
+
 export class HotCache {
   private readonly now: () => number;
   private readonly log: FirewallLogger;
-  private readonly active = new Map<string, HotListing>();
+  private readonly onRemove: (ip: string) => void;
+  private readonly active = new Listings();
   private allows: AllowEntry[] = [];
   private matcher = new BypassList([]);
   private byRange = new Map<string, AllowEntry>();
@@ -69,6 +178,7 @@ export class HotCache {
   constructor(options: HotCacheOptions) {
     this.now = options.now;
     this.log = options.log;
+    this.onRemove = options.onRemove ?? ((): void => undefined);
   }
 
   // ---- listings
@@ -76,21 +186,16 @@ export class HotCache {
   /** putListing - keep an active listing; any other state removes the IP. */
   putListing(listing: Listing): void {
     if (listing.state !== 'active') {
-      this.active.delete(listing.ip);
+      this.removeListing(listing.ip);
       return;
     }
-    this.active.set(listing.ip, {
-      verdict: listing.verdict,
-      reason: listing.reason,
-      listedAt: listing.listedAt,
-      recheckDueAt: listing.recheckDueAt,
-      lastRejectAt: listing.lastRejectAt,
-      rejectCount: listing.rejectCount,
-    });
+    const kept = this.active.put(listing.ip, listing.verdict, listing.reason, listing.recheckDueAt, listing.lastRejectAt, listing.rejectCount);
+    if (!kept) this.log({ event: 'LISTING-INVALID', ip: printable(listing.ip), detail: 'too many distinct verdicts and reasons: not kept in memory' });
   }
 
   removeListing(ip: string): void {
     this.active.delete(ip);
+    this.onRemove(ip);
   }
 
   listing(ip: string): HotListing | undefined {
@@ -99,11 +204,7 @@ export class HotCache {
 
   /** touch - a rejection of a listed IP seen on this node. */
   touch(ip: string, at: number, recheckDueAt?: number): void {
-    const entry = this.active.get(ip);
-    if (entry === undefined) return;
-    entry.lastRejectAt = Math.max(entry.lastRejectAt, at);
-    entry.rejectCount += 1;
-    if (recheckDueAt !== undefined) entry.recheckDueAt = recheckDueAt;
+    this.active.touch(ip, at, recheckDueAt);
   }
 
   get listingCount(): number {
@@ -111,8 +212,18 @@ export class HotCache {
   }
 
   /** listings - [ip, listing] of every active listing (a snapshot). */
-  listings(): Array<[string, Readonly<HotListing>]> {
-    return [...this.active.entries()];
+  listings(): Array<[string, HotListing]> {
+    const out: Array<[string, HotListing]> = [];
+    for (const ip of this.active.ips()) {
+      const l = this.active.get(ip);
+      if (l !== undefined) out.push([ip, l]);
+    }
+    return out;
+  }
+
+  /** listedIps - the listed IPs, live (no copy of a million entries for a scan); see Listings.ips. */
+  listedIps(): IterableIterator<string> {
+    return this.active.ips();
   }
 
   // ---- allow entries

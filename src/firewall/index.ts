@@ -9,4 +9,5 @@ export { Firewall, type DecisionListener, type FirewallOptions, type FirewallRec
 export type { ContactInput, RequestOutcome, WhitelistRequestInput } from './operator.js';
 export { buildReply, oneLineReply, portalLink, renderReply, replyLine, stepWords, REPLY_LINE_MAX_OCTETS } from './reply.js';
 export { isReference, newReference } from './reference.js';
+export { ruleFor, type Rule } from './policy.js';
 export type * from './types.js';

@@ -149,8 +149,11 @@ export async function expire(core: Core, nodeId: string): Promise<MaintenanceRep
   const now = core.now();
   const cutoff = now - core.config.listingExpiryMs;
   let expired = 0;
-  for (const [ip, hot] of core.hot.listings()) {
-    if (hot.lastRejectAt > cutoff || core.writer.hasPending(ip)) continue;
+  // Over the live key iterator, not a copy of the whole cache: most listings are skipped here
+  // with no store access, and removals during the awaits below are safe for a Map iterator.
+  for (const ip of core.hot.listedIps()) {
+    const hot = core.hot.listing(ip);
+    if (hot === undefined || hot.lastRejectAt > cutoff || core.writer.hasPending(ip)) continue;
     const stored = await core.store.getListing(ip);
     if (stored === undefined || stored.state !== 'active') {
       core.hot.removeListing(ip);

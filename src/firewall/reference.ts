@@ -9,7 +9,8 @@
  * DESCRIPTION
  *   A reference is REFERENCE_BYTES (5) bytes from crypto.randomBytes written as REFERENCE_CHARS (8)
  *   characters of Crockford's base32 (0-9, A-Z without I, L, O, U): 40 bits, easy to read aloud
- *   and to type from a bounce. It is in every reply URL and names the evidence kept.
+ *   and to type from a bounce. The random bytes come from a pool refilled by one randomBytes
+ *   call per POOL_REFERENCES references (each byte used once, then zeroed). It is in every reply URL and names the evidence kept.
  *
  *   Uniqueness is not checked against the store: at a million references a day for a year the
  *   chance that any two collide is about 1 - e^(-n²/2^41) ≈ 6 % over the whole year, and a
@@ -25,12 +26,22 @@ export const REFERENCE_CHARS = 8;
 const BITS_PER_CHAR = 5;
 const BITS_PER_BYTE = 8;
 
+/** References drawn from one crypto.randomBytes call (a call costs about a microsecond). */
+const POOL_REFERENCES = 256;
+let pool = Buffer.alloc(0);
+let poolAt = 0;
+
 /** newReference - 8 Crockford base32 characters from 40 random bits. */
 export function newReference(): string {
-  const bytes = randomBytes(REFERENCE_BYTES);
-  // 40 bits fit a double exactly; read them as one number.
+  if (poolAt + REFERENCE_BYTES > pool.length) {
+    pool = randomBytes(REFERENCE_BYTES * POOL_REFERENCES);
+    poolAt = 0;
+  }
+  // 40 bits fit a double exactly; read them as one number. Each pool byte is used once.
   let value = 0;
-  for (const byte of bytes) value = value * 2 ** BITS_PER_BYTE + byte;
+  for (let i = 0; i < REFERENCE_BYTES; i++) value = value * 2 ** BITS_PER_BYTE + (pool[poolAt + i] ?? 0);
+  pool.fill(0, poolAt, poolAt + REFERENCE_BYTES);
+  poolAt += REFERENCE_BYTES;
   let out = '';
   for (let i = 0; i < REFERENCE_CHARS; i++) {
     out = (ALPHABET[value % 2 ** BITS_PER_CHAR] ?? '0') + out;

@@ -41,6 +41,9 @@ export class Stats {
   private readonly options: StatsOptions;
   /** hour start → counter name → count; Map order is insertion order, oldest hour first. */
   private readonly hours = new Map<number, Map<string, number>>();
+  /** The counters of the hour [currentHour, currentHour + HOUR_MS), if that hour has any. */
+  private currentHour = Number.NaN;
+  private current: Map<string, number> | undefined;
 
   constructor(options: StatsOptions) {
     this.options = options;
@@ -48,8 +51,17 @@ export class Stats {
 
   /** count - add `n` (default 1) to this hour's counter `name`. */
   count(name: string, n = 1): void {
-    const hour = Math.floor(this.options.now() / HOUR_MS) * HOUR_MS;
+    // Two or three counts per decision: the current hour's Map is kept at hand.
+    const now = this.options.now();
+    const current = this.current;
+    if (current !== undefined && now >= this.currentHour && now < this.currentHour + HOUR_MS) {
+      current.set(name, (current.get(name) ?? 0) + n);
+      return;
+    }
+    const hour = Math.floor(now / HOUR_MS) * HOUR_MS;
     this.add(hour, name, n);
+    this.currentHour = hour;
+    this.current = this.hours.get(hour);
   }
 
   /** pending - counts not yet written, oldest hour first. */
@@ -63,6 +75,7 @@ export class Stats {
   async flush(): Promise<boolean> {
     const batches = [...this.hours.entries()];
     this.hours.clear();
+    this.current = undefined;
     let ok = true;
     for (const [hour, counters] of batches) {
       if (counters.size === 0) continue;
@@ -91,7 +104,34 @@ export class Stats {
     while (this.hours.size > this.options.pendingHoursCount) {
       const oldest = Math.min(...this.hours.keys());
       this.hours.delete(oldest);
+      if (oldest === this.currentHour) this.current = undefined;
       this.options.log({ event: 'STATS-DROP', detail: `counters of hour ${new Date(oldest).toISOString()} dropped` });
     }
   }
+}
+
+/** Counter names memoised by counterName; the parts come from closed sets, the bound is a guard. */
+const NAMES_MAX = 4_096;
+const names = new Map<string, Map<string, string>>();
+let namesCount = 0;
+
+/**
+ * counterName - `<a>.<b>` (or `<a>.<b>.<c>`), the same string every time: a decision counts two
+ * or three of them, and building each with a template string was a tenth of a warm decision.
+ */
+export function counterName(a: string, b: string, c?: string): string {
+  const head = c === undefined ? a : `${a}\u0000${b}`;
+  const tail = c === undefined ? b : c;
+  let byTail = names.get(head);
+  const known = byTail?.get(tail);
+  if (known !== undefined) return known;
+  const name = c === undefined ? `${a}.${b}` : `${a}.${b}.${c}`;
+  if (namesCount >= NAMES_MAX) return name;
+  if (byTail === undefined) {
+    byTail = new Map();
+    names.set(head, byTail);
+  }
+  byTail.set(tail, name);
+  namesCount++;
+  return name;
 }

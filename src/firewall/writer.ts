@@ -5,9 +5,10 @@
  * SYNOPSIS
  *   const writer = new Writer({ store, now, queueCount, log })
  *   writer.putListing(listing, audit)   a new listing or a lifecycle change made while deciding
- *   writer.putEvidence(evidence)
+ *   writer.putEvidence(evidence)        buffered; await writer.flushEvidence() writes the buffer
+ *   writer.pendingEvidence(ref)         evidence not yet in the store (buffered, writing, queued)
  *   writer.touch(ip, touch)             a rejection of a listed IP: batched per IP
- *   await writer.flushTouches()         one read-modify-write per touched IP
+ *   await writer.flushTouches()         one read-modify-write per touched IP, many at once
  *   await writer.retry()                queued writes, oldest first, until one still fails
  *   await writer.idle()                 wait for the writes under way
  *   writer.clearListing(op)             end a stored listing if still active (re-check, unblock)
@@ -19,6 +20,13 @@
  *   bounded queue (one slot per listing IP, the latest state wins; one per evidence ref) and
  *   retried by Firewall's timer; any other error is a bug, not an outage, and the write is
  *   dropped with a STORE-ERROR log line.
+ *
+ *   Evidence is buffered and written in batches (flushEvidence, from the firewall's timer
+ *   every EVIDENCE_FLUSH_MS, or as soon as EVIDENCE_BATCH_COUNT are buffered): concurrent
+ *   store calls that SQLite commits in one transaction and Redis pipelines. Until written,
+ *   the evidence of a reference is answered from here (pendingEvidence), so the portal finds
+ *   it from the moment the reply was sent. A crash loses at most that second of evidence, as
+ *   it loses the touches not yet flushed; operator actions never come through here.
  *
  *   Rejections of an IP already listed do not each write: they add up in a touch (count, last
  *   rejection, latest evidence, maybe a new re-check time) written by flushTouches() as one
@@ -63,6 +71,51 @@ export interface WriterOptions {
   readonly now: () => number;
   readonly queueCount: number;
   readonly log: FirewallLogger;
+  /**
+   * Evidence records buffered before a flush is started on their own (default
+   * EVIDENCE_BATCH_COUNT); the firewall's timer flushes the rest every EVIDENCE_FLUSH_MS.
+   */
+  readonly evidenceBatchCount?: number;
+}
+
+/** Evidence buffered before flushEvidence() starts by itself. */
+export const EVIDENCE_BATCH_COUNT = 512;
+/** How often the firewall's timer flushes buffered evidence. */
+export const EVIDENCE_FLUSH_MS = 1_000;
+/**
+ * Evidence records held at most (buffered and being written): past it, the oldest buffered
+ * records are dropped and counted in one EVIDENCE-DROP log line per flush. Only a flood of
+ * refusals that are all different (new recipient each time) faster than the store writes gets
+ * here; memory stays bounded (about 500 bytes a record).
+ */
+export const EVIDENCE_PENDING_MAX = 100_000;
+/** Store calls a flush keeps under way at once (the stores batch concurrent writes). */
+export const FLUSH_IN_FLIGHT = 128;
+
+/** A touch being added up (a private, mutable copy). */
+interface PendingTouch {
+  count: number;
+  lastRejectAt: number;
+  latestEvidence: Evidence | undefined;
+  recheckDueAt: number | undefined;
+}
+
+function frozenTouch(t: PendingTouch): Touch {
+  return {
+    count: t.count,
+    lastRejectAt: t.lastRejectAt,
+    ...(t.latestEvidence === undefined ? {} : { latestEvidence: t.latestEvidence }),
+    ...(t.recheckDueAt === undefined ? {} : { recheckDueAt: t.recheckDueAt }),
+  };
+}
+
+/** runLimited - job(item) for each item, at most `inFlight` at once. */
+async function runLimited<T>(items: readonly T[], inFlight: number, job: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await job(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(inFlight, items.length) }, worker));
 }
 
 export function isStoreUnavailable(err: unknown): boolean {
@@ -84,27 +137,49 @@ export function applyTouch(listing: Listing, touch: Touch): Listing {
   };
 }
 
-function mergeTouches(a: Touch | undefined, b: Touch): Touch {
-  if (a === undefined) return b;
-  const dueAt = b.recheckDueAt ?? a.recheckDueAt;
-  const evidence = b.latestEvidence ?? a.latestEvidence;
-  return {
-    count: a.count + b.count,
-    lastRejectAt: Math.max(a.lastRejectAt, b.lastRejectAt),
-    ...(evidence === undefined ? {} : { latestEvidence: evidence }),
-    ...(dueAt === undefined ? {} : { recheckDueAt: dueAt }),
-  };
+/** addTouch - `b` added into `a` (in place), or a new pending touch from `b`. */
+function addTouch(a: PendingTouch | undefined, b: Touch): PendingTouch {
+  if (a === undefined) {
+    return { count: b.count, lastRejectAt: b.lastRejectAt, latestEvidence: b.latestEvidence, recheckDueAt: b.recheckDueAt };
+  }
+  a.count += b.count;
+  if (b.lastRejectAt > a.lastRejectAt) a.lastRejectAt = b.lastRejectAt;
+  if (b.latestEvidence !== undefined) a.latestEvidence = b.latestEvidence;
+  if (b.recheckDueAt !== undefined) a.recheckDueAt = b.recheckDueAt;
+  return a;
 }
 
 export class Writer {
   private readonly options: WriterOptions;
   private readonly queue = new Map<string, QueuedWrite>();
-  private readonly touches = new Map<string, Touch>();
+  private readonly touches = new Map<string, PendingTouch>();
   private readonly running = new Set<Promise<void>>();
   private readonly listingInFlight = new Map<string, number>();
+  /** Evidence not yet written, by ref (buffered, or its write under way). */
+  private readonly evidenceBuffer = new Map<string, Evidence>();
+  private readonly evidenceWriting = new Map<string, Evidence>();
+  private readonly evidenceBatchCount: number;
+  private evidenceFlushQueued = false;
+  private evidenceDropped = 0;
 
   constructor(options: WriterOptions) {
     this.options = options;
+    this.evidenceBatchCount = options.evidenceBatchCount ?? EVIDENCE_BATCH_COUNT;
+  }
+
+  get evidenceCount(): number {
+    return this.evidenceBuffer.size + this.evidenceWriting.size;
+  }
+
+  /**
+   * pendingEvidence - evidence that has not reached the store yet (buffered, being written or
+   * queued for retry), so that a reference is answered from the moment its reply was given.
+   */
+  pendingEvidence(ref: string): Evidence | undefined {
+    const found = this.evidenceBuffer.get(ref) ?? this.evidenceWriting.get(ref);
+    if (found !== undefined) return found;
+    const queued = this.queue.get(`evidence:${ref}`);
+    return queued?.kind === 'evidence' ? queued.evidence : undefined;
   }
 
   get queuedCount(): number {
@@ -137,8 +212,47 @@ export class Writer {
     this.track(this.write({ kind: 'clear', op }));
   }
 
+  /**
+   * putEvidence - keep the evidence of a refusal for the next flushEvidence(): the firewall's
+   * timer (every EVIDENCE_FLUSH_MS), a full buffer (evidenceBatchCount), or flush().
+   */
   putEvidence(evidence: Evidence): void {
-    this.track(this.write({ kind: 'evidence', evidence }));
+    this.evidenceBuffer.set(evidence.ref, evidence);
+    while (this.evidenceBuffer.size > 0 && this.evidenceBuffer.size + this.evidenceWriting.size > EVIDENCE_PENDING_MAX) {
+      const oldest = this.evidenceBuffer.keys().next();
+      if (oldest.done === true) break;
+      this.evidenceBuffer.delete(oldest.value);
+      this.evidenceDropped++;
+    }
+    if (this.evidenceBuffer.size >= this.evidenceBatchCount && !this.evidenceFlushQueued) {
+      // Not from inside the decision: on the next turn of the event loop.
+      this.evidenceFlushQueued = true;
+      setImmediate(() => {
+        this.evidenceFlushQueued = false;
+        this.track(this.flushEvidence());
+      });
+    }
+  }
+
+  /**
+   * flushEvidence - every buffered evidence record to the store, FLUSH_IN_FLIGHT calls at once
+   * (SQLite commits the concurrent calls in one transaction, Redis pipelines them). A record
+   * the store cannot take now goes to the retry queue; until written it stays readable by
+   * pendingEvidence().
+   */
+  async flushEvidence(): Promise<void> {
+    if (this.evidenceDropped > 0) {
+      this.options.log({ event: 'EVIDENCE-DROP', detail: `${this.evidenceDropped} evidence records dropped: more than ${EVIDENCE_PENDING_MAX} waiting for the store` });
+      this.evidenceDropped = 0;
+    }
+    if (this.evidenceBuffer.size === 0) return;
+    const batch = [...this.evidenceBuffer.values()];
+    this.evidenceBuffer.clear();
+    for (const e of batch) this.evidenceWriting.set(e.ref, e);
+    await runLimited(batch, FLUSH_IN_FLIGHT, async (evidence) => {
+      await this.write({ kind: 'evidence', evidence });
+      if (this.evidenceWriting.get(evidence.ref) === evidence) this.evidenceWriting.delete(evidence.ref);
+    });
   }
 
   touch(ip: string, touch: Touch): void {
@@ -149,18 +263,35 @@ export class Writer {
       this.queue.set(key, { ...queued, listing: applyTouch(queued.listing, touch) });
       return;
     }
-    this.touches.set(ip, mergeTouches(this.touches.get(ip), touch));
-    this.bound(this.touches, 'touch');
+    const pending = this.touches.get(ip);
+    const merged = addTouch(pending, touch);
+    if (pending === undefined) {
+      this.touches.set(ip, merged);
+      this.bound(this.touches, 'touch');
+    }
   }
 
-  /** flushTouches - write the batched rejections of listed IPs. */
+  /**
+   * flushTouches - write the batched rejections of listed IPs: one read-modify-write per IP,
+   * FLUSH_IN_FLIGHT IPs at once. Once the store is found away, the touches not yet written are
+   * kept for the next flush.
+   */
   async flushTouches(): Promise<void> {
-    for (const [ip, touch] of [...this.touches.entries()]) {
+    const work: Array<[string, Touch]> = [];
+    for (const [ip, pending] of this.touches) {
       if (this.listingInFlight.has(ip) || this.queue.has(`listing:${ip}`)) continue;
-      this.touches.delete(ip);
+      work.push([ip, frozenTouch(pending)]);
+    }
+    for (const [ip] of work) this.touches.delete(ip);
+    let away = false;
+    await runLimited(work, FLUSH_IN_FLIGHT, async ([ip, touch]) => {
+      if (away) {
+        this.keepTouch(ip, touch);
+        return;
+      }
       try {
         const stored = await this.options.store.getListing(ip);
-        if (stored === undefined || stored.state !== 'active') continue;
+        if (stored === undefined || stored.state !== 'active') return;
         const detail = `+${touch.count} rejections${touch.latestEvidence ? `, latest ref ${touch.latestEvidence.ref}` : ''}`;
         await this.options.store.putListing(applyTouch(stored, touch), {
           at: this.options.now(),
@@ -172,13 +303,22 @@ export class Writer {
       } catch (err) {
         if (!isStoreUnavailable(err)) {
           this.options.log({ event: 'STORE-ERROR', ip, detail: message(err) });
-          continue;
+          return;
         }
-        this.touches.set(ip, mergeTouches(this.touches.get(ip), touch));
-        this.bound(this.touches, 'touch');
-        return;
+        away = true;
+        this.keepTouch(ip, touch);
       }
-    }
+    });
+  }
+
+  /** keepTouch - a touch that could not be written, added back for the next flush. */
+  private keepTouch(ip: string, touch: Touch): void {
+    const pending = this.touches.get(ip);
+    // Older counts first: the touch kept back is older than any added meanwhile.
+    const merged = addTouch(addTouch(undefined, touch), pending === undefined ? { count: 0, lastRejectAt: touch.lastRejectAt } : frozenTouch(pending));
+    this.touches.delete(ip);
+    this.touches.set(ip, merged);
+    this.bound(this.touches, 'touch');
   }
 
   /** retry - queued writes, oldest first; stops at the first that still finds the store away. */

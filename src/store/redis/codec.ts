@@ -67,9 +67,15 @@ function parseShaped(text: string, key: string, shape: Shape): Record<string, un
   } catch (err) {
     throw corrupt(key, 'not JSON', err);
   }
+  return shaped(value, key, shape);
+}
+
+/** shaped - an already parsed value, checked as parseShaped does (no second JSON round trip). */
+function shaped(value: unknown, key: string, shape: Shape): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw corrupt(key, 'not a JSON object');
   const record = value as Record<string, unknown>;
-  for (const [field, type] of Object.entries(shape)) {
+  for (const field in shape) {
+    const type = shape[field];
     const got = record[field];
     const ok = type === 'object' ? typeof got === 'object' && got !== null : typeof got === type;
     if (!ok) throw corrupt(key, `field "${field}" is not a ${type}`);
@@ -88,8 +94,10 @@ export function decodeEvidence(text: string, key: string): Evidence {
 
 export function decodeListing(text: string, key: string): Listing {
   const record = parseShaped(text, key, LISTING_SHAPE);
-  parseShaped(JSON.stringify(record.firstEvidence), `${key} firstEvidence`, EVIDENCE_SHAPE);
-  parseShaped(JSON.stringify(record.latestEvidence), `${key} latestEvidence`, EVIDENCE_SHAPE);
+  // Checked in place: stringifying and parsing each evidence again tripled the cost of loading
+  // the hot cache at start-up (every active listing is decoded).
+  shaped(record.firstEvidence, `${key} firstEvidence`, EVIDENCE_SHAPE);
+  shaped(record.latestEvidence, `${key} latestEvidence`, EVIDENCE_SHAPE);
   return record as unknown as Listing;
 }
 

@@ -48,10 +48,13 @@ export interface EventRow {
   readonly key: string;
 }
 
-/** What the feed needs from the database (each call is one small prepared statement). */
+/**
+ * What the feed needs from the database (each call is one small prepared statement). The
+ * SQLite store answers through its writer thread (write-channel.ts), in order with its writes.
+ */
 export interface EventSource {
-  since(afterId: number, limit: number): readonly EventRow[];
-  prune(olderThan: number): void;
+  since(afterId: number, limit: number): readonly EventRow[] | Promise<readonly EventRow[]>;
+  prune(olderThan: number): void | Promise<void>;
 }
 
 export interface ChangeFeedOptions {
@@ -79,6 +82,8 @@ export class ChangeFeed {
   private lastSeen = 0;
   private lastPruneAt = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** A poll is under way (the source answers asynchronously): the timer skips a tick. */
+  private polling = false;
 
   constructor(
     private readonly source: EventSource,
@@ -88,7 +93,9 @@ export class ChangeFeed {
   start(lastId: number): void {
     this.lastSeen = lastId;
     this.lastPruneAt = this.options.now();
-    this.timer = setInterval(() => this.poll(), this.options.pollIntervalMs);
+    this.timer = setInterval(() => {
+      if (!this.polling) void this.poll();
+    }, this.options.pollIntervalMs);
     this.timer.unref();
   }
 
@@ -115,11 +122,16 @@ export class ChangeFeed {
   }
 
   /** poll - one tick: new rows since lastSeen, then pruning when it is due. */
-  poll(): void {
+  async poll(): Promise<void> {
+    this.polling = true;
     try {
       for (let i = 0; i < EVENT_POLL_MAX_BATCHES; i++) {
-        const rows = this.source.since(this.lastSeen, EVENT_POLL_BATCH);
+        const rows = await this.source.since(this.lastSeen, EVENT_POLL_BATCH);
+        if (this.timer === undefined) return; // stopped meanwhile
         for (const row of rows) {
+          // Announced by this process while the read was on its way (the answer was read
+          // before that announcement was handled): already emitted.
+          if (row.id <= this.lastSeen) continue;
           this.lastSeen = row.id;
           if (this.own.delete(row.id)) continue;
           const event = eventFrom(row);
@@ -131,10 +143,12 @@ export class ChangeFeed {
       const now = this.options.now();
       if (now - this.lastPruneAt >= EVENT_PRUNE_EVERY_MS) {
         this.lastPruneAt = now;
-        this.source.prune(now - EVENT_RETENTION_MS);
+        await this.source.prune(now - EVENT_RETENTION_MS);
       }
     } catch (err) {
       this.options.onError(err);
+    } finally {
+      this.polling = false;
     }
   }
 

@@ -16,12 +16,18 @@
  *   events.ts. Cursors: cursor.ts.
  *
  *   Atomicity: every write that carries an audit entry writes the record, the audit row (id:
- *   16 crypto-random bytes, hex) and, for listing and allow changes, an `events` row in ONE
- *   transaction; the own process's listeners hear the change right after the commit.
+ *   16 crypto-random bytes, hex) and, for listing and allow changes, an `events` row as ONE
+ *   unit (a savepoint inside a committed transaction); the own process's listeners hear the
+ *   change right after the commit.
  *
- *   The driver is synchronous, so each method runs to completion on the event loop: statements
- *   are small, prepared once (cached by their text, built from fixed fragments), and every read
- *   is bounded by a page limit. The firewall keeps its own hot cache; this store serves writes,
+ *   Writes run on a thread of their own (write-worker.ts, write-channel.ts) with its own
+ *   connection: the writes asked for while a commit is under way go together in the next
+ *   transaction (group commit: one fsync for many), and the event loop never waits for an
+ *   fsync. A write's promise resolves only after its transaction is committed (synchronous
+ *   FULL), as before. Reads stay on the main thread's connection (the driver is synchronous:
+ *   each read runs to completion on the event loop): statements are small, prepared once
+ *   (cached by their text, built from fixed fragments), and every read is bounded by a page
+ *   limit. The firewall keeps its own hot cache; this store serves writes,
  *   start-up loading and the console.
  *
  *   Orders and pages: listings by ip (text order), `within` filtered in JS with BypassList over
@@ -71,10 +77,11 @@ import type {
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { guarded, storeUnavailable } from './driver-errors.js';
 import { ChangeFeed, eventKey } from './events.js';
-import type { EventRow } from './events.js';
 import { migrate } from './migrations.js';
 import * as rows from './rows.js';
 import { SQL, auditQuery, listingsQuery, requestsQuery } from './sql.js';
+import { WriteChannel } from './write-channel.js';
+import type { WriteOp, WriteResult, WriteStep } from './write-worker.js';
 
 /** How long a statement waits for another process's write lock before SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 5000;
@@ -105,6 +112,10 @@ function clampLimit(limit: number | undefined, fallback: number): number {
   return Math.max(1, Math.min(MAX_PAGE_LIMIT, Math.floor(limit)));
 }
 
+function step(sql: string, ...args: unknown[]): WriteStep {
+  return { sql, args };
+}
+
 function newAuditId(): string {
   return randomBytes(AUDIT_ID_BYTES).toString('hex');
 }
@@ -118,6 +129,7 @@ export class SqliteStore implements Store {
   private closed = false;
   private feed: ChangeFeed | undefined;
   private readonly statements = new Map<string, Database.Statement>();
+  private writer: WriteChannel | undefined;
 
   constructor(options: SqliteStoreOptions) {
     if (typeof options.path !== 'string' || options.path === '') {
@@ -157,13 +169,14 @@ export class SqliteStore implements Store {
       const lastId = guarded(this.file, 'reading the event position', () =>
         this.stmt(SQL.eventsMaxId).pluck().get(),
       );
+      const writer = new WriteChannel({ file: this.file, busyTimeoutMs: BUSY_TIMEOUT_MS });
+      this.writer = writer;
+      await writer.start();
       this.feed = new ChangeFeed(
         {
-          since: (afterId, limit) =>
-            this.stmt(SQL.eventsSince).all(afterId, limit) as EventRow[],
-          prune: (olderThan) => {
-            this.stmt(SQL.eventsPrune).run(olderThan);
-          },
+          // Through the writer thread, in order with the writes (write-worker.ts).
+          since: (afterId, limit) => writer.eventsSince(afterId, limit),
+          prune: (olderThan) => writer.prune(olderThan),
         },
         { pollIntervalMs: this.pollIntervalMs, now: this.now, onError: this.onBackgroundError },
       );
@@ -172,6 +185,8 @@ export class SqliteStore implements Store {
       this.db = undefined;
       this.statements.clear();
       db.close();
+      await this.writer?.close();
+      this.writer = undefined;
       throw storeUnavailable(this.file, 'opening', err);
     }
   }
@@ -181,6 +196,10 @@ export class SqliteStore implements Store {
     this.closed = true;
     this.feed?.stop();
     this.feed = undefined;
+    // Writes already asked for finish first (each caller awaits its own).
+    const writer = this.writer;
+    this.writer = undefined;
+    await writer?.close();
     const db = this.db;
     this.db = undefined;
     this.statements.clear();
@@ -202,10 +221,7 @@ export class SqliteStore implements Store {
   }
 
   async putListing(listing: Listing, audit: AuditInput): Promise<void> {
-    await this.write('writing a listing', audit, { type: 'listing', ip: listing.ip }, () => {
-      this.stmt(SQL.listingPut).run(rows.listingParams(listing));
-      return true;
-    });
+    await this.write('writing a listing', audit, { type: 'listing', ip: listing.ip }, [step(SQL.listingPut, rows.listingParams(listing))]);
   }
 
   async activeListings(batch: (listings: readonly Listing[]) => void, batchSize?: number): Promise<void> {
@@ -261,9 +277,7 @@ export class SqliteStore implements Store {
   // ---- evidence ---------------------------------------------------------------------------
 
   async putEvidence(evidence: Evidence): Promise<void> {
-    return this.run('writing evidence', () => {
-      this.stmt(SQL.evidencePut).run(rows.evidenceParams(evidence));
-    });
+    await this.send('writing evidence', { steps: [step(SQL.evidencePut, rows.evidenceParams(evidence))] });
   }
 
   async getEvidence(ref: string): Promise<Evidence | undefined> {
@@ -276,16 +290,11 @@ export class SqliteStore implements Store {
   // ---- allowlist --------------------------------------------------------------------------
 
   async putAllow(entry: AllowEntry, audit: AuditInput): Promise<void> {
-    await this.write('writing an allow entry', audit, { type: 'allow', id: entry.id }, () => {
-      this.insertAllow(entry);
-      return true;
-    });
+    await this.write('writing an allow entry', audit, { type: 'allow', id: entry.id }, [step(SQL.allowPut, rows.allowParams(entry))]);
   }
 
   async removeAllow(id: string, audit: AuditInput): Promise<boolean> {
-    return this.write('removing an allow entry', audit, { type: 'allow', id }, () => {
-      return this.stmt(SQL.allowDelete).run(id).changes > 0;
-    });
+    return this.write('removing an allow entry', audit, { type: 'allow', id }, [step(SQL.allowDelete, id)], true);
   }
 
   async getAllow(id: string): Promise<AllowEntry | undefined> {
@@ -304,10 +313,7 @@ export class SqliteStore implements Store {
   // ---- whitelist requests -----------------------------------------------------------------
 
   async putRequest(request: WhitelistRequest, audit: AuditInput): Promise<void> {
-    await this.write('writing a whitelist request', audit, undefined, () => {
-      this.insertRequest(request);
-      return true;
-    });
+    await this.write('writing a whitelist request', audit, undefined, [step(SQL.requestPut, rows.requestParams(request))]);
   }
 
   async getRequest(ref: string): Promise<WhitelistRequest | undefined> {
@@ -328,20 +334,16 @@ export class SqliteStore implements Store {
   }
 
   async approveRequest(request: WhitelistRequest, allow: AllowEntry, audit: AuditInput): Promise<void> {
-    await this.write('approving a whitelist request', audit, { type: 'allow', id: allow.id }, () => {
-      this.insertRequest(request);
-      this.insertAllow(allow);
-      return true;
-    });
+    await this.write('approving a whitelist request', audit, { type: 'allow', id: allow.id }, [
+      step(SQL.requestPut, rows.requestParams(request)),
+      step(SQL.allowPut, rows.allowParams(allow)),
+    ]);
   }
 
   // ---- contact messages -------------------------------------------------------------------
 
   async putContact(message: ContactMessage, audit: AuditInput): Promise<void> {
-    await this.write('writing a contact message', audit, undefined, () => {
-      this.stmt(SQL.contactPut).run(rows.contactParams(message));
-      return true;
-    });
+    await this.write('writing a contact message', audit, undefined, [step(SQL.contactPut, rows.contactParams(message))]);
   }
 
   async listContacts(limit: number, after?: string): Promise<Page<ContactMessage>> {
@@ -372,12 +374,9 @@ export class SqliteStore implements Store {
 
   async addStats(hour: number, increments: Readonly<Record<string, number>>): Promise<void> {
     const entries = Object.entries(increments).filter(([, n]) => Number.isSafeInteger(n) && n !== 0);
-    return this.run('adding statistics', () => {
-      const upsert = this.stmt(SQL.statsAdd);
-      this.database().transaction(() => {
-        for (const [name, n] of entries) upsert.run(hour, name, n);
-      })();
-    });
+    this.database();
+    if (entries.length === 0) return;
+    await this.send('adding statistics', { steps: entries.map(([name, n]) => step(SQL.statsAdd, hour, name, n)) });
   }
 
   async stats(fromHour: number, toHour: number): Promise<readonly HourlyStats[]> {
@@ -405,10 +404,9 @@ export class SqliteStore implements Store {
   // ---- leases -----------------------------------------------------------------------------
 
   async lease(name: string, holder: string, ttlMs: number): Promise<boolean> {
-    return this.run('taking a lease', () => {
-      const now = this.now();
-      return this.stmt(SQL.leaseTake).run(name, holder, now + ttlMs, now).changes > 0;
-    });
+    const now = this.now();
+    const result = await this.send('taking a lease', { steps: [step(SQL.leaseTake, name, holder, now + ttlMs, now)] });
+    return result.changes > 0;
   }
 
   // ---- private ----------------------------------------------------------------------------
@@ -440,33 +438,33 @@ export class SqliteStore implements Store {
     return guarded(this.file, doing, fn);
   }
 
+  /** send - one write to the writer thread; settles once its batch is committed. */
+  private async send(doing: string, op: WriteOp): Promise<Extract<WriteResult, { ok: true }>> {
+    await Promise.resolve();
+    this.database(); // not open, or closed: BS_ERR_STORE_UNAVAILABLE
+    const writer = this.writer;
+    if (writer === undefined) throw this.unavailable(doing, 'the store is not open');
+    const result = await writer.write(doing, op);
+    if (!result.ok) throw this.unavailable(doing, result.error.message);
+    return result;
+  }
+
   /**
-   * write - `change` plus its audit row (and its event row when `event` is given) in one
-   * IMMEDIATE transaction; `change` returns false when nothing changed, and then neither audit
-   * nor event is written. The own listeners hear the event after the commit.
+   * write - `steps` plus the audit row (and the event row when `event` is given) as one unit,
+   * committed by the writer thread (write-worker.ts: a savepoint in a group commit). With
+   * `guard`, a first step that changes no row makes the whole write a no-op (false), with
+   * neither audit nor event. The own listeners hear the event after the commit.
    */
-  private async write(doing: string, audit: AuditInput, event: StoreEvent | undefined, change: () => boolean): Promise<boolean> {
-    const outcome = await this.run(doing, () => {
-      const tx = this.database().transaction((): number | false | undefined => {
-        if (!change()) return false;
-        this.stmt(SQL.auditInsert).run(rows.auditParams(newAuditId(), audit));
-        if (event === undefined) return undefined;
-        const info = this.stmt(SQL.eventInsert).run(event.type, eventKey(event), this.now());
-        return Number(info.lastInsertRowid);
-      });
-      return tx.immediate();
+  private async write(doing: string, audit: AuditInput, event: StoreEvent | undefined, steps: WriteStep[], guard = false): Promise<boolean> {
+    const result = await this.send(doing, {
+      steps,
+      guard,
+      audit: rows.auditParams(newAuditId(), audit),
+      ...(event === undefined ? {} : { event: [event.type, eventKey(event), this.now()] as const }),
     });
-    if (outcome === false) return false;
-    if (outcome !== undefined && event !== undefined) this.feed?.announceLocal(outcome, event);
+    if (!result.changed) return false;
+    if (result.eventId !== undefined && event !== undefined) this.feed?.announceLocal(result.eventId, event);
     return true;
-  }
-
-  private insertAllow(entry: AllowEntry): void {
-    this.stmt(SQL.allowPut).run(rows.allowParams(entry));
-  }
-
-  private insertRequest(request: WhitelistRequest): void {
-    this.stmt(SQL.requestPut).run(rows.requestParams(request));
   }
 
   /** pageOf - the first `limit` of `found` (fetched with one extra), and a cursor when more exist. */

@@ -1,0 +1,256 @@
+/**
+ * NAME
+ *   store/sqlite/write-channel - the main thread's side of write-worker.ts: queue, batch, answer
+ *
+ * SYNOPSIS
+ *   const channel = new WriteChannel({ file, busyTimeoutMs })
+ *   await channel.start()                  the thread opened the file (else BS_ERR_STORE_UNAVAILABLE)
+ *   await channel.write(doing, op)         WriteResult of that write, once its batch is committed
+ *   await channel.eventsSince(afterId, limit); await channel.prune(olderThan)
+ *   await channel.close()                  every queued write done first, then the thread ends
+ *
+ * DESCRIPTION
+ *   Writes queue here while a batch is with the thread; when it answers, everything queued goes
+ *   as the next batch (at most BATCH_MAX_OPS): under load, one commit (one fsync) carries many
+ *   writes, and the event loop never waits for one. A write's promise settles after its batch's
+ *   COMMIT (durable, `synchronous = FULL`), with its own result: a failure of one write in a
+ *   batch is that write's alone.
+ *
+ *   Messages to and from the thread keep their order, so an events read sent after a batch is
+ *   answered after it.
+ *
+ *   The thread is ref'd only while work is outstanding: an idle store does not keep the process
+ *   alive, a pending write does. If the thread dies, everything outstanding rejects with
+ *   BS_ERR_STORE_UNAVAILABLE and the next call starts a new thread.
+ *
+ * LIMITS
+ *   BATCH_MAX_OPS (1,000) writes per transaction.
+ */
+import { Worker } from 'node:worker_threads';
+import { BlockSmithError } from '../../errors.js';
+import { storeUnavailable } from './driver-errors.js';
+import type { EventRow } from './events.js';
+import type { WireError, WriteOp, WriteResult, WorkerSetup } from './write-worker.js';
+
+export const BATCH_MAX_OPS = 1_000;
+
+interface Pending {
+  readonly doing: string;
+  readonly op: WriteOp;
+  readonly resolve: (result: WriteResult) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+interface Request {
+  readonly doing: string;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/**
+ * spawn - the writer thread: the compiled write-worker.js next to this file; when running from
+ * TypeScript source (tests under tsx), a bootstrap that registers tsx in the thread first (on
+ * Node 20 the parent's `--import tsx` does not reach a worker's entry module).
+ */
+function spawn(setup: WorkerSetup): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./write-worker.js', import.meta.url), { workerData: setup });
+  const api = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  const entry = JSON.stringify(new URL('./write-worker.ts', import.meta.url).href);
+  return new Worker(`import(${api}).then((tsx) => { tsx.register(); return import(${entry}); })`, { eval: true, workerData: setup });
+}
+
+function driverError(e: WireError): Error {
+  return Object.assign(new Error(e.message), { code: e.code });
+}
+
+export class WriteChannel {
+  private readonly setup: WorkerSetup;
+  private worker: Worker | undefined;
+  private starting: Promise<Worker> | undefined;
+  private readonly queue: Pending[] = [];
+  /** The batch with the thread, by id. */
+  private readonly inFlight = new Map<number, Pending[]>();
+  private readonly requests = new Map<number, Request>();
+  private nextId = 1;
+  private closed = false;
+  private drained: Array<() => void> = [];
+
+  constructor(setup: WorkerSetup) {
+    this.setup = setup;
+  }
+
+  /** start - the thread, with the file open; rejects with BS_ERR_STORE_UNAVAILABLE. */
+  async start(): Promise<void> {
+    await this.thread();
+  }
+
+  write(doing: string, op: WriteOp): Promise<WriteResult> {
+    if (this.closed) return Promise.reject(this.unavailable(doing, 'the store is closed'));
+    return new Promise<WriteResult>((resolve, reject) => {
+      this.queue.push({ doing, op, resolve, reject });
+      this.pump();
+    });
+  }
+
+  eventsSince(afterId: number, limit: number): Promise<EventRow[]> {
+    return this.request('reading events', { type: 'events', afterId, limit }) as Promise<EventRow[]>;
+  }
+
+  prune(olderThan: number): Promise<void> {
+    return this.request('pruning events', { type: 'prune', olderThan }).then(() => undefined);
+  }
+
+  /** close - after every queued write has settled; idempotent. */
+  async close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      if (this.queue.length > 0 || this.inFlight.size > 0 || this.requests.size > 0) {
+        await new Promise<void>((resolve) => this.drained.push(resolve));
+      }
+    }
+    const worker = this.worker ?? (await this.starting?.catch(() => undefined));
+    this.worker = undefined;
+    this.starting = undefined;
+    if (worker === undefined) return;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.ref();
+    worker.postMessage({ type: 'close' });
+    await exited;
+  }
+
+  // ---- private
+
+  private unavailable(doing: string, why: string): BlockSmithError {
+    return new BlockSmithError('BS_ERR_STORE_UNAVAILABLE', `SQLite store ${this.setup.file}: ${doing} failed: ${why}`);
+  }
+
+  private idle(): boolean {
+    return this.queue.length === 0 && this.inFlight.size === 0 && this.requests.size === 0;
+  }
+
+  private settleIdle(): void {
+    if (!this.idle()) return;
+    this.worker?.unref();
+    for (const resolve of this.drained.splice(0)) resolve();
+  }
+
+  private thread(): Promise<Worker> {
+    if (this.worker !== undefined) return Promise.resolve(this.worker);
+    if (this.starting !== undefined) return this.starting;
+    const starting = new Promise<Worker>((resolve, reject) => {
+      let worker: Worker;
+      try {
+        worker = spawn(this.setup);
+      } catch (err) {
+        reject(storeUnavailable(this.setup.file, 'starting its writer thread', err));
+        return;
+      }
+      let ready = false;
+      worker.on('message', (msg: { type: string; id?: number; error?: WireError; results?: WriteResult[]; rows?: EventRow[] }) => {
+        if (msg.type === 'ready') {
+          ready = true;
+          this.worker = worker;
+          if (this.idle()) worker.unref();
+          resolve(worker);
+          return;
+        }
+        if (msg.type === 'open-error') {
+          reject(storeUnavailable(this.setup.file, 'opening', driverError(msg.error ?? { code: 'UNKNOWN', message: 'open failed' })));
+          return;
+        }
+        this.onMessage(msg);
+      });
+      worker.on('error', (err) => {
+        if (!ready) reject(storeUnavailable(this.setup.file, 'starting its writer thread', err));
+        this.lost(worker, err);
+      });
+      worker.on('exit', (code) => {
+        if (!ready) reject(this.unavailable('opening', `the writer thread exited (${code})`));
+        this.lost(worker, new Error(`the writer thread exited (${code})`));
+      });
+    });
+    this.starting = starting;
+    starting.then(
+      () => {
+        if (this.starting === starting) this.starting = undefined;
+      },
+      () => {
+        if (this.starting === starting) this.starting = undefined;
+      },
+    );
+    return starting;
+  }
+
+  /** lost - the thread is gone: everything outstanding fails; the next call starts another. */
+  private lost(worker: Worker, err: unknown): void {
+    if (this.worker !== worker) return;
+    this.worker = undefined;
+    for (const [, batch] of this.inFlight) for (const p of batch) p.reject(storeUnavailable(this.setup.file, p.doing, err));
+    this.inFlight.clear();
+    for (const [, r] of this.requests) r.reject(storeUnavailable(this.setup.file, r.doing, err));
+    this.requests.clear();
+    this.pump();
+    this.settleIdle();
+  }
+
+  private onMessage(msg: { type: string; id?: number; error?: WireError; results?: WriteResult[]; rows?: EventRow[] }): void {
+    const id = msg.id ?? 0;
+    if (msg.type === 'done' || msg.type === 'batch-error') {
+      const batch = this.inFlight.get(id);
+      this.inFlight.delete(id);
+      batch?.forEach((p, i) => {
+        if (msg.type === 'batch-error') {
+          p.reject(storeUnavailable(this.setup.file, p.doing, driverError(msg.error ?? { code: 'UNKNOWN', message: 'batch failed' })));
+          return;
+        }
+        const result = msg.results?.[i];
+        if (result === undefined) p.reject(this.unavailable(p.doing, 'no result from the writer thread'));
+        else if (result.ok) p.resolve(result);
+        else p.reject(storeUnavailable(this.setup.file, p.doing, driverError(result.error)));
+      });
+      this.pump();
+      this.settleIdle();
+      return;
+    }
+    const request = this.requests.get(id);
+    if (request === undefined) return;
+    this.requests.delete(id);
+    if (msg.type.endsWith('-error')) request.reject(storeUnavailable(this.setup.file, request.doing, driverError(msg.error ?? { code: 'UNKNOWN', message: 'failed' })));
+    else request.resolve(msg.rows);
+    this.settleIdle();
+  }
+
+  /** pump - send everything queued as one batch, unless a batch is already with the thread. */
+  private pump(): void {
+    if (this.inFlight.size > 0 || this.queue.length === 0) return;
+    const worker = this.worker;
+    if (worker === undefined) {
+      this.thread().then(
+        () => this.pump(),
+        (err: unknown) => {
+          for (const p of this.queue.splice(0)) p.reject(err);
+          this.settleIdle();
+        },
+      );
+      return;
+    }
+    const batch = this.queue.splice(0, BATCH_MAX_OPS);
+    const id = this.nextId++;
+    this.inFlight.set(id, batch);
+    worker.ref();
+    worker.postMessage({ type: 'batch', id, ops: batch.map((p) => p.op) });
+  }
+
+  private request(doing: string, message: Record<string, unknown>): Promise<unknown> {
+    if (this.closed) return Promise.reject(this.unavailable(doing, 'the store is closed'));
+    return this.thread().then(
+      (worker) =>
+        new Promise<unknown>((resolve, reject) => {
+          const id = this.nextId++;
+          this.requests.set(id, { doing, resolve, reject });
+          worker.ref();
+          worker.postMessage({ ...message, id });
+        }),
+    );
+  }
+}
