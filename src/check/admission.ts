@@ -3,83 +3,72 @@
  *   check/admission - how many checks run at once, and what the others cost while they wait
  *
  * SYNOPSIS
- *   const admission = new Admission({ maxRunning, maxWaiting, deadlineMs, now })
- *   const result = await admission.run((waitedMs) => work(), (why) => refusal(why), signal)
+ *   const admission = new Admission<T>({ maxRunning, maxWaiting, deadlineMs, now, start, refuse })
+ *   admission.submit(ticket)     // start(ticket, waitedMs) now or later, or refuse(ticket, why)
+ *   admission.cancel(ticket)     // a waiting ticket leaves the queue: refuse(ticket, 'aborted')
  *
  * DESCRIPTION
  *   A flood of new addresses must not become thousands of half-done checks, each holding its
  *   timers, signals and promise chains: at most `maxRunning` checks run; the others wait in a
- *   FIFO queue as a small record each. Every check has the same deadline, measured from the call,
- *   so the waiting records expire in queue order: ONE timer, set for the oldest, is enough to turn
- *   every waiter past its deadline into `{ run: false, why: 'deadline' }` without any DNS work.
- *   When `maxWaiting` already wait, a new check is refused at once (`why: 'overload'`). A caller's
- *   AbortSignal, if given, takes its waiter out of the queue (`why: 'aborted'`).
+ *   FIFO queue. A waiting check is the caller's own small record (a `Ticket`: when it asked, and
+ *   whether it is still queued); the admission keeps no closure, promise or timer per ticket, and
+ *   calls back the two functions its owner gave once: `start` when a ticket's turn comes (its
+ *   returned promise settling frees the slot), `refuse` when it never runs. Under a flood most
+ *   checks are waiting ones, created all at once and kept for seconds: whatever they hold is
+ *   promoted to V8's old generation and sets how far the heap may grow before the next full
+ *   collection (bench/RESULTS.md, "Where the memory goes").
+ *
+ *   Every check has the same deadline, measured from the call, so waiting tickets expire in queue
+ *   order: ONE timer, set for the oldest, turns every ticket past its deadline into
+ *   `refuse(ticket, 'deadline')` without any DNS work. When `maxWaiting` already wait, a new ticket
+ *   is refused at once (`'overload'`). `cancel` (the owner's answer to a caller's abort) takes a
+ *   waiting ticket out (`'aborted'`); it does nothing to a ticket already started or refused.
+ *
+ *   `start` and `refuse` may be called synchronously from `submit` (room free, queue full).
  *
  * LIMITS
  *   check.maxRunningCount, check.maxWaitingCount, check.deadlineMs.
  */
 
-import type { AbortLike } from '../util/abort.js';
-
 /** Why a check did not run. */
 export type Refusal = 'deadline' | 'overload' | 'aborted';
 
-/**
- * One check waiting its turn: a plain record, its methods on the prototype, so that 20,000
- * waiting checks cost a few hundred bytes each.
- */
-class Waiter<T> {
-  settled = false;
-  onAbort: (() => void) | undefined;
-
-  constructor(
-    readonly enqueuedAt: number,
-    private readonly work: (waitedMs: number) => Promise<T>,
-    private readonly refused: (why: Refusal) => T,
-    private readonly resolve: (value: T | Promise<T>) => void,
-    private readonly signal: AbortLike | undefined,
-  ) {}
-
-  /** Mark done; true the first time only. */
-  private finish(): boolean {
-    if (this.settled) return false;
-    this.settled = true;
-    if (this.onAbort !== undefined) this.signal?.removeEventListener('abort', this.onAbort);
-    return true;
-  }
-
-  start(admission: Admission, waitedMs: number): boolean {
-    if (!this.finish()) return false;
-    this.resolve(admission.begin(this.work, waitedMs));
-    return true;
-  }
-
-  refuse(why: Refusal): boolean {
-    if (!this.finish()) return false;
-    this.resolve(this.refused(why));
-    return true;
-  }
+/** What the admission needs of a waiting check. The owner's record; `queued` is the admission's. */
+export interface Ticket {
+  /** When it was submitted, on the admission's clock (`now`). */
+  readonly enqueuedAt: number;
+  /** True while it waits in the queue; set and cleared by the admission only. */
+  queued: boolean;
 }
 
-export interface AdmissionOptions {
+export interface AdmissionOptions<T extends Ticket> {
   readonly maxRunning: number;
   readonly maxWaiting: number;
   readonly deadlineMs: number;
   readonly now: () => number;
+  /** Run the ticket's work; the slot is free again when the promise settles. Must not throw. */
+  readonly start: (ticket: T, waitedMs: number) => Promise<unknown>;
+  /** The ticket will never run. */
+  readonly refuse: (ticket: T, why: Refusal) => void;
 }
 
 /** Compact the queue once this many consumed entries sit before its head. */
 const QUEUE_COMPACT_AT = 1024;
 
-export class Admission {
+export class Admission<T extends Ticket> {
   private running = 0;
   private waiting = 0;
-  /** Consumed slots are cleared at once: a settled waiter must not keep its result alive. */
-  private queue: (Waiter<unknown> | undefined)[] = [];
+  /** Consumed slots are cleared at once: a finished ticket must not be kept alive by the queue. */
+  private queue: (T | undefined)[] = [];
   private head = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** One function for every run's end, not a closure per run. */
+  private readonly release = (): void => {
+    this.running -= 1;
+    this.drain();
+  };
 
-  constructor(private readonly options: AdmissionOptions) {}
+  constructor(private readonly options: AdmissionOptions<T>) {}
 
   get runningCount(): number {
     return this.running;
@@ -89,46 +78,40 @@ export class Admission {
     return this.waiting;
   }
 
-  /**
-   * Run `work` now if fewer than maxRunning run, else when its turn comes; `refused` gives the
-   * result when it never runs (deadline passed while waiting, queue full, caller aborted).
-   */
-  run<T>(work: (waitedMs: number) => Promise<T>, refused: (why: Refusal) => T, signal?: AbortLike): Promise<T> {
-    if (signal?.aborted === true) return Promise.resolve(refused('aborted'));
-    if (this.running < this.options.maxRunning && this.waiting === 0) return this.begin(work, 0);
-    if (this.waiting >= this.options.maxWaiting) return Promise.resolve(refused('overload'));
-    return new Promise<T>((resolve) => {
-      const waiter = new Waiter<T>(this.options.now(), work, refused, resolve, signal);
-      if (signal !== undefined) {
-        waiter.onAbort = () => {
-          if (waiter.refuse('aborted')) this.waiting -= 1;
-        };
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
-      }
-      this.queue.push(waiter as Waiter<unknown>);
-      this.waiting += 1;
-      this.armTimer();
-    });
+  /** Start the ticket now if fewer than maxRunning run and nobody waits, else queue or refuse it. */
+  submit(ticket: T): void {
+    if (this.running < this.options.maxRunning && this.waiting === 0) {
+      this.begin(ticket, 0);
+      return;
+    }
+    if (this.waiting >= this.options.maxWaiting) {
+      this.options.refuse(ticket, 'overload');
+      return;
+    }
+    ticket.queued = true;
+    this.queue.push(ticket);
+    this.waiting += 1;
+    this.armTimer();
   }
 
-  /** Run one admitted piece of work; its end frees the slot. (Called by waiters, too.) */
-  begin<T>(work: (waitedMs: number) => Promise<T>, waitedMs: number): Promise<T> {
+  /** Take a waiting ticket out of the queue (refused as 'aborted'); no-op once it left the queue. */
+  cancel(ticket: T): void {
+    if (!ticket.queued) return;
+    ticket.queued = false;
+    this.waiting -= 1;
+    this.options.refuse(ticket, 'aborted');
+  }
+
+  private begin(ticket: T, waitedMs: number): void {
     this.running += 1;
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      this.running -= 1;
-      this.drain();
-    };
-    let promise: Promise<T>;
+    let work: Promise<unknown>;
     try {
-      promise = work(waitedMs);
-    } catch (err) {
-      release();
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      work = this.options.start(ticket, waitedMs);
+    } catch {
+      // The owner's bug; the slot must not leak with it.
+      work = Promise.resolve();
     }
-    return promise.finally(release);
+    work.then(this.release, this.release);
   }
 
   /** Start waiters while there is room, expiring those past their deadline first. */
@@ -137,7 +120,10 @@ export class Admission {
     while (this.running < this.options.maxRunning && this.head < this.queue.length) {
       const next = this.queue[this.head];
       this.queue[this.head++] = undefined;
-      if (next?.start(this, this.options.now() - next.enqueuedAt) === true) this.waiting -= 1;
+      if (next === undefined || !next.queued) continue;
+      next.queued = false;
+      this.waiting -= 1;
+      this.begin(next, this.options.now() - next.enqueuedAt);
     }
     this.compact();
     this.armTimer();
@@ -148,18 +134,21 @@ export class Admission {
     const cutoff = this.options.now() - this.options.deadlineMs;
     while (this.head < this.queue.length) {
       const first = this.queue[this.head];
-      if (first !== undefined && !first.settled && first.enqueuedAt > cutoff) break;
+      if (first !== undefined && first.queued && first.enqueuedAt > cutoff) break;
       this.queue[this.head++] = undefined;
-      if (first?.refuse('deadline') === true) this.waiting -= 1;
+      if (first === undefined || !first.queued) continue;
+      first.queued = false;
+      this.waiting -= 1;
+      this.options.refuse(first, 'deadline');
     }
   }
 
   private armTimer(): void {
     if (this.timer !== undefined) return;
-    let first: Waiter<unknown> | undefined;
+    let first: T | undefined;
     for (let i = this.head; i < this.queue.length && first === undefined; i++) {
-      const w = this.queue[i];
-      if (w !== undefined && !w.settled) first = w;
+      const t = this.queue[i];
+      if (t !== undefined && t.queued) first = t;
     }
     if (first === undefined) return;
     const dueInMs = Math.max(0, first.enqueuedAt + this.options.deadlineMs - this.options.now());

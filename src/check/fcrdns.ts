@@ -34,7 +34,42 @@ import { formatAddress, parseAnswerAddress, reverseName, sameAddress, type Norma
 import { cleanPtrNames } from './names.js';
 import { detectGenericAll } from './generic.js';
 import { Abort, type AbortLike } from '../util/abort.js';
-import type { CheckResult, ForwardResult, Reason, TraceStep, Verdict } from './types.js';
+import type { CheckFlags, CheckResult, ForwardResult, GenericEvidence, GenericLevel, Reason, TraceStep, Verdict } from './types.js';
+
+/**
+ * The empty list every empty field of a result shares. Results are read-only (types.ts); freezing
+ * makes a stray write fail loudly instead of changing every result at once.
+ */
+export const NONE: readonly never[] = Object.freeze([]);
+
+const verdictSteps = new Map<string, TraceStep>();
+
+/** The verdict step of a trace: one frozen object per verdict and reason, shared by all results. */
+export function verdictStep(verdict: Verdict, reason: Reason): TraceStep {
+  const key = verdict + reason;
+  let step = verdictSteps.get(key);
+  if (step === undefined) {
+    step = Object.freeze({ step: 'verdict', verdict, reason });
+    verdictSteps.set(key, step);
+  }
+  return step;
+}
+
+const GENERIC_INDEX: Readonly<Record<GenericLevel, number>> = { none: 0, weak: 1, strong: 2 };
+const FLAGS_KINDS = 3 * 32;
+const flagsTable: (CheckFlags | undefined)[] = new Array<CheckFlags | undefined>(FLAGS_KINDS).fill(undefined);
+
+/** The flags of a result: 96 possible values, each one frozen object shared by all results. */
+function internFlags(flags: CheckFlags): CheckFlags {
+  const index =
+    GENERIC_INDEX[flags.generic] * 32 +
+    (flags.truncated ? 1 : 0) +
+    (flags.aliasTarget ? 2 : 0) +
+    (flags.underscore ? 4 : 0) +
+    (flags.ptrViaCname ? 8 : 0) +
+    (flags.multiDomain ? 16 : 0);
+  return (flagsTable[index] ??= Object.freeze({ ...flags }));
+}
 
 export interface FcrdnsDeps {
   readonly resolver: Resolver;
@@ -59,6 +94,8 @@ export interface FcrdnsOptions {
   readonly keepExchanges?: boolean;
 }
 
+const NO_OPTIONS: FcrdnsOptions = Object.freeze({});
+
 /**
  * Run steps 4-9 for one address within `budgetMs` (default: check.deadlineMs). Never throws for
  * a DNS reason.
@@ -67,7 +104,7 @@ export async function runFcrdns(
   address: NormalisedAddress,
   input: string,
   deps: FcrdnsDeps,
-  options: FcrdnsOptions = {},
+  options: FcrdnsOptions = NO_OPTIONS,
   budgetMs: number = deps.config.deadlineMs,
   startedAt: number = deps.now(),
 ): Promise<CheckResult> {
@@ -84,8 +121,7 @@ export async function runFcrdns(
  * Its TTL is 0: it says nothing about the address's DNS, so it is never cached.
  */
 export function notRunResult(address: NormalisedAddress, input: string, reason: 'deadline' | 'overload', deps: FcrdnsDeps, startedAt: number): CheckResult {
-  const trace: TraceStep[] = [normaliseStep(input, address)];
-  const result = buildResult(address, input, { ptrName: reverseName(address), verdict: 'temperror', reason, ttls: [], ptrViaCname: false, trace }, deps, startedAt);
+  const result = buildResult(address, input, { ptrName: reverseName(address), verdict: 'temperror', reason, ttls: NONE, ptrViaCname: false }, deps, startedAt);
   return { ...result, ttl: 0 };
 }
 
@@ -139,31 +175,23 @@ async function checkSteps(
   const { config, resolver } = deps;
   const signal = budget.signal;
   const lookupOptions = { signal, noCache: options.noCache === true };
-  const trace: TraceStep[] = [normaliseStep(input, address)];
-
-  const finish = (parts: Omit<ResultParts, 'trace'>): CheckResult =>
-    buildResult(address, input, { ...parts, trace }, deps, startedAt, options.keepExchanges === true);
+  // The trace is built once, at the end, when the verdict says whether it keeps the exchanges.
+  const parts: ResultParts = { ptrName: reverseName(address), verdict: 'temperror', reason: 'deadline', ttls: NONE, ptrViaCname: false };
 
   // Step 4: the PTR query, on a name we build ourselves.
-  const ptrName = reverseName(address);
-  const ptr = await resolver.lookup(ptrName, 'PTR', lookupOptions);
-  trace.push({
-    step: 'ptr',
-    qname: ptrName,
-    outcome: ptr.outcome,
-    ...(ptr.tempReason ? { tempReason: ptr.tempReason } : {}),
-    records: ptr.records,
-    cnameChain: ptr.cnameChain,
-    exchanges: ptr.exchanges,
-  });
-  const ptrViaCname = ptr.cnameChain.length > 0;
+  const ptr = await resolver.lookup(parts.ptrName, 'PTR', lookupOptions);
+  parts.ptr = ptr;
+  parts.ptrViaCname = ptr.cnameChain.length > 0;
 
   if (ptr.outcome === 'temp') {
-    const reason: Reason = budget.deadlineHit ? 'deadline' : 'dns-temp-ptr';
-    return finish({ ptrName, verdict: 'temperror', reason, ttls: [], ptrViaCname });
+    parts.reason = budget.deadlineHit ? 'deadline' : 'dns-temp-ptr';
+    return buildResult(address, input, parts, deps, startedAt, options.keepExchanges === true);
   }
   if (ptr.outcome === 'nxdomain' || ptr.outcome === 'nodata') {
-    return finish({ ptrName, verdict: 'permerror', reason: 'no-ptr', ttls: [ptr.ttl], ptrViaCname });
+    parts.verdict = 'permerror';
+    parts.reason = 'no-ptr';
+    parts.ttls = [ptr.ttl];
+    return buildResult(address, input, parts, deps, startedAt, options.keepExchanges === true);
   }
 
   // Steps 5 and 6: clean, de-duplicate, sort and cap the names.
@@ -171,41 +199,35 @@ async function checkSteps(
     ptr.records.map((r) => r.data),
     config.maxNamesCount,
   );
-  trace.push({ step: 'names', valid: cleaned.valid, invalid: cleaned.invalid, notEvaluated: cleaned.notEvaluated });
-  const nameParts = {
-    names: cleaned.valid,
-    invalidNames: cleaned.invalid,
-    notEvaluated: cleaned.notEvaluated,
-    underscore: cleaned.underscore,
-    multiDomain: cleaned.multiDomain,
-  };
+  // Arrays of exactly their length (`valid` and `invalid` grew by push): they may be cached.
+  parts.names = cleaned.notEvaluated.length === 0 ? cleaned.evaluated : cleaned.valid.slice();
+  parts.invalidNames = cleaned.invalid.length === 0 ? NONE : cleaned.invalid.slice();
+  parts.notEvaluated = cleaned.notEvaluated;
+  parts.underscore = cleaned.underscore;
+  parts.multiDomain = cleaned.multiDomain;
   if (cleaned.valid.length === 0) {
-    return finish({ ptrName, verdict: 'permerror', reason: 'no-valid-ptr', ttls: [ptr.ttl], ptrViaCname, ...nameParts });
+    parts.verdict = 'permerror';
+    parts.reason = 'no-valid-ptr';
+    parts.ttls = [ptr.ttl];
+    return buildResult(address, input, parts, deps, startedAt, options.keepExchanges === true);
   }
 
   // Step 7: forward look-ups in the client's family only, bounded parallelism.
   const qtype = address.family === 4 ? 'A' : 'AAAA';
-  const forward = await forwardLookups(cleaned.evaluated, qtype, address, resolver, {
+  const lookups: (LookupResult | undefined)[] = [];
+  const forward = await forwardLookups(cleaned.evaluated, qtype, address, resolver, lookups, {
     signal,
     noCache: options.noCache === true,
     concurrency: config.forwardConcurrencyCount,
     stopAtMatch: options.complete !== true,
   });
-  for (const f of forward) {
-    trace.push({
-      step: 'forward',
-      name: f.name,
-      qtype: f.qtype,
-      outcome: f.outcome,
-      ...(f.lookup?.tempReason ? { tempReason: f.lookup.tempReason } : {}),
-      addresses: f.addresses,
-      cnameChain: f.cnameChain,
-      exchanges: f.lookup?.exchanges ?? [],
-    });
-  }
+  parts.forward = forward;
+  parts.lookups = lookups;
 
   // Step 8: aggregate.
   const { verdict, reason } = aggregate(forward, budget.deadlineHit);
+  parts.verdict = verdict;
+  parts.reason = reason;
 
   // Step 9 (diagnostics): the other family, so a person learns "only AAAA, add an A".
   if (options.otherFamily === true && verdict !== 'pass') {
@@ -213,23 +235,16 @@ async function checkSteps(
     const results = await Promise.all(
       cleaned.evaluated.map((name) => resolver.lookup(name, other, lookupOptions)),
     );
-    results.forEach((r, i) => {
-      trace.push({
-        step: 'other-family',
-        name: cleaned.evaluated[i] ?? r.qname,
-        qtype: other,
-        addresses: r.outcome === 'answer' ? r.records.map((rec) => rec.data) : [],
-      });
-    });
+    parts.otherFamily = results.map((r, i) => ({
+      step: 'other-family',
+      name: cleaned.evaluated[i] ?? r.qname,
+      qtype: other,
+      addresses: r.outcome === 'answer' ? r.records.map((rec) => rec.data) : [],
+    }));
   }
 
-  const ttls = [ptr.ttl, ...forward.filter((f) => f.outcome !== 'temp' && f.outcome !== 'not-run').map((f) => f.ttl)];
-  return finish({ ptrName, verdict, reason, ttls, ptrViaCname, forward, ...nameParts });
-}
-
-/** A pass's trace without the raw exchanges (see FcrdnsOptions.keepExchanges). */
-function withoutExchanges(trace: readonly TraceStep[]): TraceStep[] {
-  return trace.map((step) => (step.step === 'ptr' || step.step === 'forward' ? { ...step, exchanges: [] } : step));
+  parts.ttls = [ptr.ttl, ...forward.filter((f) => f.outcome !== 'temp' && f.outcome !== 'not-run').map((f) => f.ttl)];
+  return buildResult(address, input, parts, deps, startedAt, options.keepExchanges === true);
 }
 
 interface ForwardOptions {
@@ -239,20 +254,24 @@ interface ForwardOptions {
   readonly stopAtMatch: boolean;
 }
 
-/** Look up every name (at most `concurrency` at once); results in the order of `names`. */
+/**
+ * Look up every name (at most `concurrency` at once); results in the order of `names`, and each
+ * name's lookup (for the trace's exchanges) at the same index of `lookups`.
+ */
 async function forwardLookups(
   names: readonly string[],
   qtype: 'A' | 'AAAA',
   address: NormalisedAddress,
   resolver: Resolver,
+  lookups: (LookupResult | undefined)[],
   options: ForwardOptions,
 ): Promise<ForwardResult[]> {
   const results: ForwardResult[] = names.map((name) => ({
     name,
     qtype,
     outcome: 'not-run',
-    addresses: [],
-    cnameChain: [],
+    addresses: NONE,
+    cnameChain: NONE,
     ttl: 0,
   }));
   let next = 0;
@@ -264,11 +283,12 @@ async function forwardLookups(
       const lookup = await resolver.lookup(name, qtype, { signal: options.signal, noCache: options.noCache });
       const result = classifyForward(name, qtype, lookup, address);
       results[index] = result;
+      lookups[index] = lookup;
       if (result.outcome === 'match') matched = true;
     }
   };
-  const workers = Array.from({ length: Math.min(options.concurrency, names.length) }, () => worker());
-  await Promise.all(workers);
+  if (names.length === 1 || options.concurrency === 1) await worker();
+  else await Promise.all(Array.from({ length: Math.min(options.concurrency, names.length) }, () => worker()));
   return results;
 }
 
@@ -278,19 +298,21 @@ function classifyForward(
   lookup: LookupResult,
   address: NormalisedAddress,
 ): ForwardResult {
-  const base = { name, qtype, cnameChain: lookup.cnameChain, ttl: lookup.ttl, lookup };
-  if (lookup.outcome === 'temp') return { ...base, outcome: 'temp', addresses: [] };
-  if (lookup.outcome !== 'answer') return { ...base, outcome: 'no-address', addresses: [] };
+  const cnameChain = lookup.cnameChain.length === 0 ? NONE : lookup.cnameChain;
+  if (lookup.outcome === 'temp') return { name, qtype, outcome: 'temp', addresses: NONE, cnameChain, ttl: lookup.ttl };
+  if (lookup.outcome !== 'answer') return { name, qtype, outcome: 'no-address', addresses: NONE, cnameChain, ttl: lookup.ttl };
   const addresses: string[] = [];
   let match = false;
   for (const record of lookup.records) {
     const parsed = parseAnswerAddress(record.data, address.family);
     if (parsed === null) continue;
-    addresses.push(formatAddress(parsed));
-    if (sameAddress(parsed, address)) match = true;
+    if (sameAddress(parsed, address)) {
+      match = true;
+      addresses.push(address.ip); // the same text, one string
+    } else addresses.push(formatAddress(parsed));
   }
-  if (addresses.length === 0) return { ...base, outcome: 'no-address', addresses };
-  return { ...base, outcome: match ? 'match' : 'no-match', addresses };
+  if (addresses.length === 0) return { name, qtype, outcome: 'no-address', addresses: NONE, cnameChain, ttl: lookup.ttl };
+  return { name, qtype, outcome: match ? 'match' : 'no-match', addresses: addresses.slice(), cnameChain, ttl: lookup.ttl };
 }
 
 function aggregate(forward: readonly ForwardResult[], deadlineHit: boolean): { verdict: Verdict; reason: Reason } {
@@ -304,22 +326,78 @@ function aggregate(forward: readonly ForwardResult[], deadlineHit: boolean): { v
 }
 
 function normaliseStep(input: string, address: NormalisedAddress): TraceStep {
-  return { step: 'normalise', input, ip: address.ip, ...(address.note ? { note: address.note } : {}) };
+  return address.note ? { step: 'normalise', input, ip: address.ip, note: address.note } : { step: 'normalise', input, ip: address.ip };
 }
 
+/** What a check found, filled in step by step; buildResult turns it into the result. */
 interface ResultParts {
   readonly ptrName: string;
-  readonly verdict: Verdict;
-  readonly reason: Reason;
-  readonly ttls: readonly number[];
-  readonly ptrViaCname: boolean;
-  readonly names?: readonly string[];
-  readonly invalidNames?: CheckResult['invalidNames'];
-  readonly notEvaluated?: readonly string[];
-  readonly underscore?: boolean;
-  readonly multiDomain?: boolean;
-  readonly forward?: readonly ForwardResult[];
-  readonly trace: TraceStep[];
+  verdict: Verdict;
+  reason: Reason;
+  ttls: readonly number[];
+  ptrViaCname: boolean;
+  ptr?: LookupResult;
+  names?: readonly string[];
+  invalidNames?: CheckResult['invalidNames'];
+  notEvaluated?: readonly string[];
+  underscore?: boolean;
+  multiDomain?: boolean;
+  forward?: readonly ForwardResult[];
+  /** The lookup of each forward result, same index (undefined: not run). */
+  lookups?: readonly (LookupResult | undefined)[];
+  otherFamily?: readonly TraceStep[];
+}
+
+/** Exchanges for the trace: none for a pass unless asked (see FcrdnsOptions.keepExchanges). */
+function exchangesOf(lookup: LookupResult | undefined, keep: boolean): LookupResult['exchanges'] {
+  return keep && lookup !== undefined && lookup.exchanges.length > 0 ? lookup.exchanges : NONE;
+}
+
+function buildTrace(input: string, address: NormalisedAddress, parts: ResultParts, keepExchanges: boolean): TraceStep[] {
+  const keep = keepExchanges || parts.verdict !== 'pass';
+  const trace: TraceStep[] = [normaliseStep(input, address)];
+  const ptr = parts.ptr;
+  if (ptr !== undefined) {
+    const records = ptr.records.length === 0 ? NONE : ptr.records;
+    const cnameChain = ptr.cnameChain.length === 0 ? NONE : ptr.cnameChain;
+    const exchanges = exchangesOf(ptr, keep);
+    // Two literals rather than a spread in the middle: one shape each, no property backing store.
+    trace.push(
+      ptr.tempReason
+        ? { step: 'ptr', qname: parts.ptrName, outcome: ptr.outcome, tempReason: ptr.tempReason, records, cnameChain, exchanges }
+        : { step: 'ptr', qname: parts.ptrName, outcome: ptr.outcome, records, cnameChain, exchanges },
+    );
+  }
+  if (parts.names !== undefined) {
+    trace.push({ step: 'names', valid: parts.names, invalid: parts.invalidNames ?? NONE, notEvaluated: parts.notEvaluated ?? NONE });
+  }
+  const forward = parts.forward ?? NONE;
+  for (let i = 0; i < forward.length; i++) {
+    const f = forward[i] as ForwardResult;
+    const lookup = parts.lookups?.[i];
+    const exchanges = exchangesOf(lookup, keep);
+    const { name, qtype, outcome, addresses, cnameChain } = f;
+    trace.push(
+      lookup?.tempReason
+        ? { step: 'forward', name, qtype, outcome, tempReason: lookup.tempReason, addresses, cnameChain, exchanges }
+        : { step: 'forward', name, qtype, outcome, addresses, cnameChain, exchanges },
+    );
+  }
+  if (parts.otherFamily !== undefined) trace.push(...parts.otherFamily);
+  trace.push(verdictStep(parts.verdict, parts.reason));
+  return trace.slice(); // exactly its length: it outlives the check
+}
+
+/** `list` itself, or the shared empty list. */
+function orNone<T>(list: readonly T[] | undefined): readonly T[] {
+  return list === undefined || list.length === 0 ? NONE : list;
+}
+
+/** `b` when it holds the same strings as `a`, so that one array serves both fields. */
+function sameList(a: readonly string[], b: readonly string[]): readonly string[] {
+  if (a.length !== b.length) return b;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return b;
+  return a;
 }
 
 function buildResult(
@@ -330,14 +408,15 @@ function buildResult(
   startedAt: number,
   keepExchanges = true,
 ): CheckResult {
-  const forward = parts.forward ?? [];
-  const names = parts.names ?? [];
-  const confirmed = forward.filter((f) => f.outcome === 'match').map((f) => f.name);
+  const forward = orNone(parts.forward);
+  const names = orNone(parts.names);
+  const confirmed = sameList(names, orNone(forward.filter((f) => f.outcome === 'match').map((f) => f.name)));
   const clientText = address.ip;
-  const otherAddresses = [...new Set(forward.flatMap((f) => f.addresses).filter((a) => a !== clientText))];
+  const otherAddresses = orNone([...new Set(forward.flatMap((f) => f.addresses).filter((a) => a !== clientText))]);
   // Generic names: judged on the confirmed names for a pass, on every valid name otherwise.
-  const genericEvidence = detectGenericAll(confirmed.length > 0 ? confirmed : names, address);
-  parts.trace.push({ step: 'verdict', verdict: parts.verdict, reason: parts.reason });
+  const generic = detectGenericAll(confirmed.length > 0 ? confirmed : names, address);
+  const genericEvidence = generic.evidence.length === 0 && generic.name === undefined ? NO_GENERIC_EVIDENCE : generic;
+  const notEvaluated = orNone(parts.notEvaluated);
   return {
     input,
     ip: address.ip,
@@ -346,27 +425,29 @@ function buildResult(
     reason: parts.reason,
     ptrName: parts.ptrName,
     names,
-    invalidNames: parts.invalidNames ?? [],
-    notEvaluated: parts.notEvaluated ?? [],
+    invalidNames: orNone(parts.invalidNames),
+    notEvaluated,
     confirmed,
     otherAddresses,
-    forward: forward.map(({ lookup: _lookup, ...rest }) => rest),
-    flags: {
+    forward,
+    flags: internFlags({
       generic: genericEvidence.level,
-      truncated: (parts.notEvaluated ?? []).length > 0,
+      truncated: notEvaluated.length > 0,
       aliasTarget: forward.some((f) => f.outcome !== 'not-run' && f.cnameChain.length > 0),
       underscore: parts.underscore ?? false,
       ptrViaCname: parts.ptrViaCname,
       multiDomain: parts.multiDomain ?? false,
-    },
+    }),
     genericEvidence,
     ttl: verdictTtl(parts.verdict, parts.ttls, deps.config),
-    trace: parts.verdict === 'pass' && !keepExchanges ? withoutExchanges(parts.trace) : parts.trace,
+    trace: buildTrace(input, address, parts, keepExchanges),
     checkedAt: startedAt,
     durationMs: deps.now() - startedAt, // whole milliseconds: the clock is Date.now()
     fromCache: false,
   };
 }
+
+const NO_GENERIC_EVIDENCE: GenericEvidence = Object.freeze({ level: 'none', evidence: NONE });
 
 /**
  * Seconds a verdict may be cached: the smallest DNS TTL involved, clamped to

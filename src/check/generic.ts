@@ -314,7 +314,7 @@ function judge(rawName: string, ip: Pick<IpAddress, 'bytes'>, candidates: () => 
     level = LOWERED[level];
     for (const word of lowering) evidence.push(`"${word}" lowers the score`);
   }
-  return { level, name, evidence };
+  return { level, name, evidence: evidence.length === 0 ? evidence : evidence.slice() }; // exact length: results are kept
 }
 
 /** detectGeneric - how generic one PTR name looks for this address. */

@@ -100,7 +100,8 @@ export class LookupCache {
     if (!(lifetimeS > 0)) return;
     const exchanges = result.exchanges.filter((e) => e.rcode !== undefined && e.flags?.tc !== true);
     this.lru.set(cacheKey(result.qname, result.qtype), {
-      result: { ...result, exchanges },
+      // The result itself when every exchange is a reply (the usual case): no copy to keep.
+      result: exchanges.length === result.exchanges.length ? result : { ...result, exchanges },
       storedAtMs: this.now(),
       lifetimeS,
     });

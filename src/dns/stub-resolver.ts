@@ -103,6 +103,10 @@ export interface ResolverStats {
   readonly queued: number;
   readonly cacheEntries: number;
   readonly coalescing: number;
+  /** Questions put on the wire since start (every try, TCP retries included): a counter. */
+  readonly queriesSent: number;
+  /** Lookups answered from the cache since start: a counter. */
+  readonly cacheHits: number;
 }
 
 /** Reasons that may mean "this upstream is broken": try the next one. */
@@ -145,7 +149,7 @@ export function classifyReply(ex: DnsExchange, name: string, qtype: QueryType): 
     }
   }
   if (rcode === 'NXDOMAIN') return { kind: 'nxdomain', cnames, negTtl: negativeTtl(ex.authority) };
-  const records = ex.answers.filter((r) => r.type === qtype && r.name === current);
+  const records = ownedRecords(ex.answers, qtype, current);
   if (records.length > 0) return { kind: 'answer', cnames, records };
   if (cnames.length > 0) return { kind: 'cname', cnames, target: current };
   const aa = ex.flags?.aa === true;
@@ -155,6 +159,36 @@ export function classifyReply(ex: DnsExchange, name: string, qtype: QueryType): 
   if (!aa && hasNs && !hasSoa) return { kind: 'temp', reason: 'referral' };
   if (!aa && !ra && !hasSoa) return { kind: 'temp', reason: 'no-recursion' };
   return { kind: 'nodata', cnames, negTtl: negativeTtl(ex.authority) };
+}
+
+/**
+ * The records of `type` owned by `owner`: the answer section itself when that is all of it (the
+ * usual reply), else an array of exactly their number. A result may sit in the cache for hours.
+ */
+function ownedRecords(answers: readonly DnsRecord[], type: QueryType, owner: string): readonly DnsRecord[] {
+  let count = 0;
+  for (const r of answers) if (r.type === type && r.name === owner) count += 1;
+  if (count === answers.length) return answers;
+  const out = new Array<DnsRecord>(count);
+  let n = 0;
+  for (const r of answers) if (r.type === type && r.name === owner) out[n++] = r;
+  return out;
+}
+
+/** The empty list every empty field of a result shares (results are frozen). */
+const NONE: readonly never[] = Object.freeze([]);
+
+/**
+ * A result with no records and no exchange: the name cannot be asked, the resolver is closed, or
+ * the caller aborted. Made only when needed, as a literal of fixed keys: on Node 20, a spread
+ * followed by new keys (`{ ...base, outcome }`) gives every object a hidden class of its own,
+ * allocated in the old generation and freed only by a full collection (bench/RESULTS.md).
+ */
+function unresolved(qname: string, qtype: QueryType, outcome: 'nxdomain' | 'temp', tempReason?: TempReason): LookupResult {
+  if (tempReason === undefined) {
+    return Object.freeze({ qname, qtype, records: NONE, cnameChain: NONE, ttl: 0, fromCache: false, exchanges: NONE, outcome });
+  }
+  return Object.freeze({ qname, qtype, records: NONE, cnameChain: NONE, ttl: 0, fromCache: false, exchanges: NONE, outcome, tempReason });
 }
 
 function minTtl(records: readonly DnsRecord[], start: number): number {
@@ -170,6 +204,8 @@ export class StubResolver implements Resolver {
   private readonly flights = new Map<string, Flight>();
   private readonly pool: UdpPool;
   private closed = false;
+  private queriesSent = 0;
+  private cacheHits = 0;
 
   constructor(config: ResolverConfig, options: StubResolverOptions = {}) {
     this.config = config;
@@ -224,6 +260,8 @@ export class StubResolver implements Resolver {
       queued: this.limiter.queued,
       cacheEntries: this.cache.size,
       coalescing: this.flights.size,
+      queriesSent: this.queriesSent,
+      cacheHits: this.cacheHits,
     };
   }
 
@@ -238,19 +276,21 @@ export class StubResolver implements Resolver {
 
   lookup(qnameIn: string, qtype: QueryType, options: LookupOptions = {}): Promise<LookupResult> {
     const qname = normaliseName(qnameIn);
-    const base = { qname, qtype, records: [], cnameChain: [], ttl: 0, fromCache: false, exchanges: [] };
-    if (!isEncodableName(qname)) return Promise.resolve(Object.freeze({ ...base, outcome: 'nxdomain' }));
-    if (this.closed) return Promise.resolve(Object.freeze({ ...base, outcome: 'temp', tempReason: 'network' }));
+    if (!isEncodableName(qname)) return Promise.resolve(unresolved(qname, qtype, 'nxdomain'));
+    if (this.closed) return Promise.resolve(unresolved(qname, qtype, 'temp', 'network'));
     const signal = options.signal;
-    if (signal?.aborted === true) return Promise.resolve(Object.freeze({ ...base, outcome: 'temp', tempReason: 'aborted' }));
+    if (signal?.aborted === true) return Promise.resolve(unresolved(qname, qtype, 'temp', 'aborted'));
     const noCache = options.noCache === true;
     if (!noCache) {
       const hit = this.cache.get(qname, qtype);
-      if (hit !== undefined) return Promise.resolve(hit);
+      if (hit !== undefined) {
+        this.cacheHits += 1;
+        return Promise.resolve(hit);
+      }
     }
     const key = `${noCache ? 'fresh' : 'cached'}/${qtype}/${qname}`;
     const flight = this.flights.get(key) ?? this.startFlight(key, qname, qtype);
-    return this.waitFor(flight, key, signal, Object.freeze({ ...base, outcome: 'temp', tempReason: 'aborted' }));
+    return this.waitFor(flight, key, signal, qname, qtype);
   }
 
   private startFlight(key: string, qname: string, qtype: QueryType): Flight {
@@ -270,7 +310,7 @@ export class StubResolver implements Resolver {
     return flight;
   }
 
-  private waitFor(flight: Flight, key: string, signal: AbortLike | undefined, aborted: LookupResult): Promise<LookupResult> {
+  private waitFor(flight: Flight, key: string, signal: AbortLike | undefined, qname: string, qtype: QueryType): Promise<LookupResult> {
     flight.waiters += 1;
     return new Promise<LookupResult>((resolve) => {
       let done = false;
@@ -282,7 +322,7 @@ export class StubResolver implements Resolver {
           if (this.flights.get(key) === flight) this.flights.delete(key);
           flight.controller.abort();
         }
-        resolve(aborted);
+        resolve(unresolved(qname, qtype, 'temp', 'aborted'));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       void flight.promise.then((result) => {
@@ -300,8 +340,20 @@ export class StubResolver implements Resolver {
     const exchanges: DnsExchange[] = [];
     const chain: DnsRecord[] = [];
     const seen = new Set([qname]);
-    const finish = (outcome: LookupResult['outcome'], extra: Partial<LookupResult> = {}): LookupResult =>
-      Object.freeze({ qname, qtype, outcome, records: [], cnameChain: chain, ttl: 0, fromCache: false, exchanges, ...extra });
+    // Arrays of exactly their length and no spread: a result may sit in the cache for hours.
+    const finish = (outcome: LookupResult['outcome'], extra: Partial<LookupResult> = {}): LookupResult => {
+      const records = extra.records ?? NONE;
+      const cnameChain = chain.length === 0 ? NONE : chain.slice();
+      const ttl = extra.ttl ?? 0;
+      const done = exchanges.slice();
+      if (extra.tempReason !== undefined) {
+        return Object.freeze({ qname, qtype, outcome, records, cnameChain, ttl, fromCache: false, exchanges: done, tempReason: extra.tempReason });
+      }
+      if (extra.note !== undefined) {
+        return Object.freeze({ qname, qtype, outcome, records, cnameChain, ttl, fromCache: false, exchanges: done, note: extra.note });
+      }
+      return Object.freeze({ qname, qtype, outcome, records, cnameChain, ttl, fromCache: false, exchanges: done });
+    };
     let current = qname;
     for (;;) {
       const verdict = await this.askUpstreams(current, qtype, signal, exchanges);
@@ -367,6 +419,7 @@ export class StubResolver implements Resolver {
           slot.release();
         }
         exchanges.push(...result.exchanges);
+        this.queriesSent += result.exchanges.length;
         const final = result.final;
         if (final.error === 'aborted') return { kind: 'temp', reason: 'aborted' };
         if (final.error === 'timeout') {

@@ -129,10 +129,11 @@ function ttlOf(ttl: number | undefined): number {
 }
 
 /** toDnsRecord - one decoded resource record in the contract's shape (see DESCRIPTION). */
-export function toDnsRecord(answer: Answer): DnsRecord | undefined {
+export function toDnsRecord(answer: Answer, qname?: string): DnsRecord | undefined {
   if (answer.type === 'OPT') return undefined;
   if (answer.class !== undefined && answer.class !== 'IN') return undefined;
-  const name = normaliseName(answer.name);
+  const owner = normaliseName(answer.name);
+  const name = owner === qname ? qname : owner;
   const ttl = ttlOf(answer.ttl);
   let data: string;
   switch (answer.type) {
@@ -166,13 +167,23 @@ export function toDnsRecord(answer: Answer): DnsRecord | undefined {
   return Object.freeze({ name, type: answer.type, ttl, data });
 }
 
-function recordsOf(list: readonly Answer[] | undefined): DnsRecord[] {
-  const out: DnsRecord[] = [];
-  for (const a of list ?? []) {
-    const r = toDnsRecord(a);
-    if (r !== undefined) out.push(r);
+/** The empty record list every empty section shares (results are frozen, read-only). */
+const NO_RECORDS: readonly DnsRecord[] = Object.freeze([]);
+
+/**
+ * recordsOf - the records of a section, as an array of exactly their number (a result may sit in
+ * the cache for hours: no spare capacity). A record owned by `qname` shares that string.
+ */
+function recordsOf(list: readonly Answer[] | undefined, qname: string): readonly DnsRecord[] {
+  if (list === undefined || list.length === 0) return NO_RECORDS;
+  const out = new Array<DnsRecord>(list.length);
+  let n = 0;
+  for (const a of list) {
+    const r = toDnsRecord(a, qname);
+    if (r !== undefined) out[n++] = r;
   }
-  return out;
+  if (n === 0) return NO_RECORDS;
+  return n === out.length ? out : out.slice(0, n);
 }
 
 /** rcodeOf - dns-packet sets `rcode` at run time but its types do not declare it. */
@@ -180,8 +191,26 @@ export function rcodeOf(packet: DecodedPacket): string {
   return 'rcode' in packet && typeof packet.rcode === 'string' ? packet.rcode : 'UNKNOWN';
 }
 
+/** The 32 possible flag sets, each one frozen object shared by every exchange that has it. */
+const FLAG_SETS: readonly DnsFlags[] = Array.from({ length: 32 }, (_, bits) =>
+  Object.freeze({ aa: (bits & 1) !== 0, tc: (bits & 2) !== 0, rd: (bits & 4) !== 0, ra: (bits & 8) !== 0, ad: (bits & 16) !== 0 }),
+);
+
 function flagsOf(p: DecodedPacket): DnsFlags {
-  return Object.freeze({ aa: p.flag_aa, tc: p.flag_tc, rd: p.flag_rd, ra: p.flag_ra, ad: p.flag_ad });
+  const bits = (p.flag_aa ? 1 : 0) | (p.flag_tc ? 2 : 0) | (p.flag_rd ? 4 : 0) | (p.flag_ra ? 8 : 0) | (p.flag_ad ? 16 : 0);
+  return FLAG_SETS[bits] as DnsFlags;
+}
+
+/** `host:port` of each upstream, made once: every exchange of an upstream shares the string. */
+const serverNames = new WeakMap<Upstream, string>();
+
+function serverName(upstream: Upstream): string {
+  let name = serverNames.get(upstream);
+  if (name === undefined) {
+    name = formatUpstream(upstream);
+    serverNames.set(upstream, name);
+  }
+  return name;
 }
 
 function encodeQuery(id: number, qname: string, qtype: QueryType): Buffer {
@@ -218,9 +247,21 @@ function runAttempt(
 ): Promise<Attempt> {
   const startedAt = Date.now();
   const t0 = performance.now();
-  const base = { qname: req.qname, qtype: req.qtype, server: formatUpstream(req.upstream), transport, startedAt };
+  const server = serverName(req.upstream);
+  // Literals of one shape (no spread): these objects may be cached for hours.
   const failed = (error: 'timeout' | 'network' | 'aborted', errorDetail: string): Attempt => ({
-    exchange: Object.freeze({ ...base, durationMs: elapsedMs(t0), answers: [], authority: [], error, errorDetail }),
+    exchange: Object.freeze({
+      qname: req.qname,
+      qtype: req.qtype,
+      server,
+      transport,
+      startedAt,
+      durationMs: elapsedMs(t0),
+      answers: NO_RECORDS,
+      authority: NO_RECORDS,
+      error,
+      errorDetail,
+    }),
   });
   if (req.signal?.aborted === true) return Promise.resolve(failed('aborted', 'aborted before sending'));
 
@@ -245,12 +286,16 @@ function runAttempt(
         settle({
           packet,
           exchange: Object.freeze({
-            ...base,
+            qname: req.qname,
+            qtype: req.qtype,
+            server,
+            transport,
+            startedAt,
             durationMs: elapsedMs(t0),
             rcode: rcodeOf(packet),
             flags: flagsOf(packet),
-            answers: recordsOf(packet.answers),
-            authority: recordsOf(packet.authorities),
+            answers: recordsOf(packet.answers, req.qname),
+            authority: recordsOf(packet.authorities, req.qname),
           }),
         }),
     };

@@ -1,97 +1,174 @@
-/** Admission: how many checks run at once, and what waiting checks cost. */
+/** Admission: how many checks run at once, and what happens to the others. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Admission, type Refusal } from '../../../src/check/admission.js';
+import { Admission, type Refusal, type Ticket } from '../../../src/check/admission.js';
 
-function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
+function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: Error) => void } {
   let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
+  let reject!: (e: Error) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
 }
 
-const refused = (why: Refusal): string => `refused:${why}`;
+/** A ticket of the tests: a name, and what the admission did with it. */
+interface TestTicket extends Ticket {
+  readonly name: string;
+  readonly gate: ReturnType<typeof deferred<void>>;
+  startedAfterMs?: number;
+  refused?: Refusal;
+}
+
+interface Harness {
+  readonly admission: Admission<TestTicket>;
+  /** Names in the order they started. */
+  readonly started: string[];
+  /** `name:why` in the order they were refused. */
+  readonly refused: string[];
+  ticket(name: string): TestTicket;
+}
+
+function harness(options: { maxRunning: number; maxWaiting: number; deadlineMs: number; now: () => number }, start?: (t: TestTicket) => Promise<unknown>): Harness {
+  const started: string[] = [];
+  const refused: string[] = [];
+  const admission = new Admission<TestTicket>({
+    ...options,
+    start: (t, waitedMs) => {
+      started.push(t.name);
+      t.startedAfterMs = waitedMs;
+      return start !== undefined ? start(t) : t.gate.promise;
+    },
+    refuse: (t, why) => {
+      refused.push(`${t.name}:${why}`);
+      t.refused = why;
+    },
+  });
+  return {
+    admission,
+    started,
+    refused,
+    ticket: (name) => ({ name, gate: deferred<void>(), enqueuedAt: options.now(), queued: false }),
+  };
+}
+
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 describe('Admission', () => {
   test('runs at most maxRunning at once, the rest in FIFO order, reporting the time waited', async () => {
     let clock = 0;
-    const admission = new Admission({ maxRunning: 2, maxWaiting: 10, deadlineMs: 10_000, now: () => clock });
-    const gates = Array.from({ length: 5 }, () => deferred<string>());
-    const started: number[] = [];
-    const waited: number[] = [];
-    const results = gates.map((gate, i) =>
-      admission.run(
-        (w) => {
-          started.push(i);
-          waited.push(w);
-          return gate.promise;
-        },
-        refused,
-      ),
+    const h = harness({ maxRunning: 2, maxWaiting: 10, deadlineMs: 10_000, now: () => clock });
+    const tickets = ['a', 'b', 'c', 'd', 'e'].map((n) => h.ticket(n));
+    for (const t of tickets) h.admission.submit(t);
+    assert.deepEqual(h.started, ['a', 'b']);
+    assert.equal(h.admission.waitingCount, 3);
+    assert.equal(h.admission.runningCount, 2);
+    assert.deepEqual(
+      tickets.map((t) => t.queued),
+      [false, false, true, true, true],
     );
-    assert.deepEqual(started, [0, 1]);
-    assert.equal(admission.waitingCount, 3);
     clock = 40;
-    gates[0]?.resolve('a');
-    await results[0];
-    await new Promise((r) => setImmediate(r));
-    assert.deepEqual(started, [0, 1, 2]);
-    assert.equal(waited[2], 40);
-    for (const gate of gates.slice(1)) gate.resolve('x');
-    assert.deepEqual(await Promise.all(results), ['a', 'x', 'x', 'x', 'x']);
-    assert.deepEqual(started, [0, 1, 2, 3, 4]);
-    assert.equal(admission.runningCount, 0);
+    tickets[0]?.gate.resolve();
+    await tick();
+    assert.deepEqual(h.started, ['a', 'b', 'c']);
+    assert.equal(tickets[2]?.startedAfterMs, 40);
+    assert.equal(tickets[2]?.queued, false);
+    for (const t of tickets.slice(1)) t.gate.resolve();
+    await tick();
+    await tick();
+    assert.deepEqual(h.started, ['a', 'b', 'c', 'd', 'e']);
+    assert.deepEqual(h.refused, []);
+    assert.equal(h.admission.runningCount, 0);
+    assert.equal(h.admission.waitingCount, 0);
   });
 
   test('a waiter past its deadline is refused without running; one timer serves the queue', async () => {
-    const admission = new Admission({ maxRunning: 1, maxWaiting: 10, deadlineMs: 30, now: Date.now });
-    const gate = deferred<string>();
-    let ran = 0;
-    const first = admission.run(() => gate.promise, refused);
-    const late = Array.from({ length: 3 }, () =>
-      admission.run(() => {
-        ran++;
-        return Promise.resolve('ran');
-      }, refused),
-    );
-    assert.deepEqual(await Promise.all(late), ['refused:deadline', 'refused:deadline', 'refused:deadline']);
-    assert.equal(ran, 0);
-    gate.resolve('first');
-    assert.equal(await first, 'first');
+    const h = harness({ maxRunning: 1, maxWaiting: 10, deadlineMs: 30, now: Date.now });
+    const first = h.ticket('first');
+    h.admission.submit(first);
+    const late = ['x', 'y', 'z'].map((n) => h.ticket(n));
+    for (const t of late) h.admission.submit(t);
+    await new Promise((r) => setTimeout(r, 80));
+    assert.deepEqual(h.refused, ['x:deadline', 'y:deadline', 'z:deadline']);
+    assert.deepEqual(h.started, ['first']);
+    assert.equal(h.admission.waitingCount, 0);
+    first.gate.resolve();
+    await tick();
+    assert.equal(h.admission.runningCount, 0);
   });
 
-  test('past maxWaiting a check is refused at once as overload', async () => {
-    const admission = new Admission({ maxRunning: 1, maxWaiting: 2, deadlineMs: 10_000, now: Date.now });
-    const gate = deferred<string>();
-    const all = [0, 1, 2, 3].map(() => admission.run(() => gate.promise, refused));
-    assert.equal(await all[3], 'refused:overload');
-    gate.resolve('done');
-    assert.deepEqual(await Promise.all(all.slice(0, 3)), ['done', 'done', 'done']);
+  test('a waiter whose deadline passed while the queue was busy is refused when a slot frees, not started', async () => {
+    let clock = 0;
+    const h = harness({ maxRunning: 1, maxWaiting: 10, deadlineMs: 100, now: () => clock });
+    const first = h.ticket('first');
+    h.admission.submit(first);
+    const old = h.ticket('old');
+    h.admission.submit(old);
+    clock = 150;
+    const fresh = h.ticket('fresh');
+    h.admission.submit(fresh);
+    first.gate.resolve();
+    await tick();
+    assert.deepEqual(h.refused, ['old:deadline']);
+    assert.deepEqual(h.started, ['first', 'fresh']);
+    fresh.gate.resolve();
   });
 
-  test('an aborted waiter leaves the queue; the others go on', async () => {
-    const admission = new Admission({ maxRunning: 1, maxWaiting: 10, deadlineMs: 10_000, now: Date.now });
-    const gate = deferred<string>();
-    const controller = new AbortController();
-    const first = admission.run(() => gate.promise, refused);
-    const aborted = admission.run(() => Promise.resolve('should not run'), refused, controller.signal);
-    const third = admission.run(() => Promise.resolve('third'), refused);
-    controller.abort();
-    assert.equal(await aborted, 'refused:aborted');
-    assert.equal(admission.waitingCount, 1);
-    gate.resolve('first');
-    assert.deepEqual([await first, await third], ['first', 'third']);
+  test('past maxWaiting a ticket is refused at once as overload', async () => {
+    const h = harness({ maxRunning: 1, maxWaiting: 2, deadlineMs: 10_000, now: Date.now });
+    const tickets = ['a', 'b', 'c', 'd'].map((n) => h.ticket(n));
+    for (const t of tickets) h.admission.submit(t);
+    assert.deepEqual(h.refused, ['d:overload']);
+    assert.equal(tickets[3]?.queued, false);
+    for (const t of tickets) t.gate.resolve();
+    await tick();
+    await tick();
+    assert.deepEqual(h.started, ['a', 'b', 'c']);
   });
 
-  test('work that throws or rejects frees its slot', async () => {
-    const admission = new Admission({ maxRunning: 1, maxWaiting: 10, deadlineMs: 10_000, now: Date.now });
-    await assert.rejects(admission.run(() => Promise.reject(new Error('boom')), refused), /boom/);
-    await assert.rejects(
-      admission.run(() => {
-        throw new Error('sync boom');
-      }, refused),
-      /sync boom/,
-    );
-    assert.equal(await admission.run(() => Promise.resolve('next'), refused), 'next');
-    assert.equal(admission.runningCount, 0);
+  test('a cancelled waiter leaves the queue; the others go on; cancel after start does nothing', async () => {
+    const h = harness({ maxRunning: 1, maxWaiting: 10, deadlineMs: 10_000, now: Date.now });
+    const [first, cancelled, third] = ['first', 'cancelled', 'third'].map((n) => h.ticket(n)) as [TestTicket, TestTicket, TestTicket];
+    for (const t of [first, cancelled, third]) h.admission.submit(t);
+    h.admission.cancel(cancelled);
+    h.admission.cancel(cancelled);
+    assert.deepEqual(h.refused, ['cancelled:aborted']);
+    assert.equal(h.admission.waitingCount, 1);
+    h.admission.cancel(first); // running: not refused
+    first.gate.resolve();
+    await tick();
+    assert.deepEqual(h.started, ['first', 'third']);
+    assert.deepEqual(h.refused, ['cancelled:aborted']);
+    third.gate.resolve();
+  });
+
+  test('work that rejects or throws frees its slot', async () => {
+    const h = harness({ maxRunning: 1, maxWaiting: 10, deadlineMs: 10_000, now: Date.now }, (t) => {
+      if (t.name === 'throws') throw new Error('sync boom');
+      if (t.name === 'rejects') return Promise.reject(new Error('boom'));
+      return Promise.resolve();
+    });
+    for (const n of ['rejects', 'throws', 'next']) h.admission.submit(h.ticket(n));
+    await tick();
+    await tick();
+    assert.deepEqual(h.started, ['rejects', 'throws', 'next']);
+    assert.equal(h.admission.runningCount, 0);
+  });
+
+  test('20,000 waiting tickets drain in order through a bounded number of runs', async () => {
+    const h = harness({ maxRunning: 8, maxWaiting: 100_000, deadlineMs: 60_000, now: Date.now }, () => Promise.resolve());
+    let peak = 0;
+    const count = 20_000;
+    for (let i = 0; i < count; i++) h.admission.submit(h.ticket(String(i)));
+    while (h.started.length < count) {
+      peak = Math.max(peak, h.admission.runningCount);
+      await tick();
+    }
+    assert.ok(peak <= 8);
+    assert.equal(h.started[0], '0');
+    assert.equal(h.started[count - 1], String(count - 1));
+    assert.ok(h.started.every((name, i) => name === String(i)), 'FIFO');
+    assert.equal(h.admission.waitingCount, 0);
   });
 });

@@ -542,3 +542,42 @@ describe('admission: a flood of new addresses', () => {
     resolver.close();
   });
 });
+
+describe('forget: after a listing ends, the next check asks DNS afresh', () => {
+  const NO_PTR: TestZone = { records: {}, negativeSoa: { ttl: 3600, minimum: 3600 } };
+
+  test('the negative answer cached before the DNS was fixed is not used after forget()', async () => {
+    server.setZone(NO_PTR);
+    const { checker, resolver } = makeChecker({ resolver: { timeoutMs: 2_000, tries: 2 } });
+    try {
+      assert.equal((await checker.check('192.0.2.10')).reason, 'no-ptr');
+      server.setZone(PASS_V4); // the sender fixes their DNS
+      checker.forget('192.0.2.10');
+      server.resetQueries();
+      // Without forget's fresh check, the resolver's NXDOMAIN (cached for an hour) answers.
+      const after = await checker.check('192.0.2.10');
+      assert.equal(after.verdict, 'pass');
+      assert.equal(server.queryCount('10.2.0.192.in-addr.arpa', 'PTR'), 1);
+      // Only the next check is fresh: the one after it is the cached pass, no query.
+      server.resetQueries();
+      assert.equal((await checker.check('192.0.2.10')).verdict, 'pass');
+      assert.equal(server.queries.length, 0);
+    } finally {
+      resolver.close();
+    }
+  });
+
+  test('without forget the resolver cache answers (the case forget exists for)', async () => {
+    server.setZone(NO_PTR);
+    const { checker, resolver } = makeChecker({ resolver: { timeoutMs: 2_000, tries: 2 }, check: { verdictCacheEntriesCount: 0 } });
+    try {
+      assert.equal((await checker.check('192.0.2.10')).reason, 'no-ptr');
+      server.setZone(PASS_V4);
+      server.resetQueries();
+      assert.equal((await checker.check('192.0.2.10')).reason, 'no-ptr');
+      assert.equal(server.queries.length, 0);
+    } finally {
+      resolver.close();
+    }
+  });
+});
