@@ -6,9 +6,12 @@
  *   Loads the configuration (file, BLOCKSMITH_* variables, flags), starts the node (app.ts):
  *   resolver, check, store, firewall with its background work. Logs READY when it is up, STOP on
  *   SIGTERM or SIGINT (stops taking work, flushes counters and queued writes, closes the store,
- *   exits 0), and on SIGHUP re-reads the configuration: an invalid file is logged and the running
- *   configuration kept; a valid one is logged as RELOAD with the settings that differ, which take
- *   effect at the next restart (live re-configuration of each part comes with the fronts).
+ *   exits 0), and on SIGHUP re-reads the configuration (file, variables, the same flags) and
+ *   applies it live through App.reload (app.ts): log level, firewall settings, bypass ranges,
+ *   resolvers, fronts whose section changed (restarted); the store settings and a few start-only
+ *   ones are logged as needing a restart. An invalid file is logged (RELOAD-ERROR) and the running
+ *   configuration kept. One DECISION line per decision (metrics/decision-log.ts); the Prometheus
+ *   metrics (metrics/prometheus.ts) go to the fronts (GET /metrics on the HTTP front).
  *
  *   Then it starts the fronts the configuration enables (policy service and HTTP on loopback by
  *   default, the DNSBL zone when given an address), each with its flag: --policy HOST:PORT,
@@ -21,11 +24,12 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { startApp } from '../app.js';
+import { PrometheusMetrics } from '../metrics/prometheus.js';
 import { configFilePath, loadConfig, type ConfigInput } from '../config/load.js';
 import { overridesFromEnv } from '../config/env.js';
 import type { Config } from '../config/schema.js';
 import { EXIT } from '../errors.js';
-import { createLogger, type Logger } from '../util/log.js';
+import { createLogger } from '../util/log.js';
 import { addFrontOptions, frontFlagOverrides, FRONT_FLAG_NAMES, type FrontFlags } from './front-options.js';
 import { nodeFlagOverrides, NODE_FLAG_NAMES, addNodeOptions, type NodeFlags } from './node-options.js';
 
@@ -65,7 +69,8 @@ function readConfig(flags: ServeFlags, configFlag: string | undefined): Config {
 async function runServe(flags: ServeFlags, configFlag: string | undefined): Promise<number> {
   const config = readConfig(flags, configFlag);
   const logger = createLogger(config.log.level);
-  const app = await startApp(config, { logger, fronts: true });
+  const metrics = new PrometheusMetrics();
+  const app = await startApp(config, { logger, fronts: true, metrics, logDecisions: true });
   logger.info(
     {
       event: 'READY',
@@ -100,7 +105,8 @@ async function runServe(flags: ServeFlags, configFlag: string | undefined): Prom
     };
     const onTerm = (): void => stop('SIGTERM');
     const onInt = (): void => stop('SIGINT');
-    const onHup = (): void => reload(flags, configFlag, config, logger);
+    // App.reload never rejects: a bad file is its RELOAD-ERROR line, and the node runs on.
+    const onHup = (): void => void app.reload(() => readConfig(flags, configFlag));
     const cleanup = (): void => {
       clearInterval(keepAlive);
       process.off('SIGTERM', onTerm);
@@ -111,23 +117,4 @@ async function runServe(flags: ServeFlags, configFlag: string | undefined): Prom
     process.on('SIGINT', onInt);
     process.on('SIGHUP', onHup);
   });
-}
-
-function reload(flags: ServeFlags, configFlag: string | undefined, running: Config, logger: Logger): void {
-  try {
-    const next = readConfig(flags, configFlag);
-    const changed = changedKeys(running, next);
-    logger.info({ event: 'RELOAD', changed, appliesAt: 'restart' }, changed.length === 0 ? 'configuration unchanged' : 'configuration valid; changes apply at the next restart');
-  } catch (err) {
-    logger.error({ event: 'RELOAD-ERROR', err: err instanceof Error ? err.message : String(err) }, 'configuration invalid; keeping the running one');
-  }
-}
-
-/** Dotted keys whose values differ between two configurations. */
-export function changedKeys(a: unknown, b: unknown, prefix = ''): string[] {
-  if (typeof a !== 'object' || a === null || typeof b !== 'object' || b === null || Array.isArray(a) || Array.isArray(b)) {
-    return JSON.stringify(a) === JSON.stringify(b) ? [] : [prefix];
-  }
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  return [...keys].flatMap((k) => changedKeys((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], prefix === '' ? k : `${prefix}.${k}`));
 }
