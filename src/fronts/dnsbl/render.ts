@@ -1,0 +1,78 @@
+/**
+ * NAME
+ *   fronts/dnsbl/render - a Reply as DNS wire bytes (dns-packet), within a size limit
+ *
+ * SYNOPSIS
+ *   renderReply(reply, maxBytes): Buffer
+ *   renderSlip(reply): Buffer                   the empty TC=1 answer the rate limiter "slips"
+ *   udpLimit(reply): number                     512 without EDNS, else the agreed UDP size
+ *
+ * DESCRIPTION
+ *   The question is echoed exactly: dns-packet writes the labels, then the query's own QTYPE
+ *   and QCLASS numbers are written over its placeholders (dns-packet cannot spell an unknown
+ *   class). A reply bigger than `maxBytes` goes out with TC=1, the question and the OPT record
+ *   only (RFC 1035 §4.2.1, RFC 2181 §9): the client asks again over TCP.
+ *
+ *   RA is never set (authoritative only); RD is copied (RFC 1035 §4.1.1).
+ */
+import dnsPacket from 'dns-packet';
+import type { Answer, Packet } from 'dns-packet';
+import { HEADER_BYTES } from './parser.js';
+import type { Reply } from './responder.js';
+
+/** The classic UDP limit without EDNS (RFC 1035 §2.3.4). */
+export const UDP_PLAIN_BYTES = 512;
+/** TCP: the 2-octet length prefix is the limit. */
+export const TCP_MAX_BYTES = 65_535;
+const RCODE_LOW_BITS = 0x0f;
+const RCODE_HIGH_SHIFT = 4;
+
+export function udpLimit(reply: Reply): number {
+  return reply.edns === undefined ? UDP_PLAIN_BYTES : reply.edns.udpBytes;
+}
+
+function encode(reply: Reply, truncated: boolean): Buffer {
+  let flags = reply.rcode & RCODE_LOW_BITS;
+  if (reply.aa) flags |= dnsPacket.AUTHORITATIVE_ANSWER;
+  if (reply.rd) flags |= dnsPacket.RECURSION_DESIRED;
+  if (truncated) flags |= dnsPacket.TRUNCATED_RESPONSE;
+  const additionals: Answer[] = [];
+  if (reply.edns !== undefined) {
+    additionals.push({
+      type: 'OPT',
+      name: '.',
+      udpPayloadSize: reply.edns.udpBytes,
+      extendedRcode: reply.rcode >> RCODE_HIGH_SHIFT,
+      ednsVersion: 0,
+      flags: 0,
+      flag_do: false,
+      options: [],
+    });
+  }
+  const q = reply.question;
+  const packet: Packet = {
+    type: 'response',
+    id: reply.id,
+    flags,
+    questions: q === undefined ? [] : [{ name: q.labels.length === 0 ? '.' : q.labels.join('.'), type: 'A', class: 'IN' }],
+    answers: truncated ? [] : [...reply.answers],
+    authorities: truncated ? [] : [...reply.authorities],
+    additionals,
+  };
+  const buf = dnsPacket.encode(packet);
+  if (q !== undefined) {
+    const nameBytes = q.labels.reduce((n, label) => n + label.length + 1, 1);
+    buf.writeUInt16BE(q.qtype, HEADER_BYTES + nameBytes);
+    buf.writeUInt16BE(q.qclass, HEADER_BYTES + nameBytes + 2);
+  }
+  return buf;
+}
+
+export function renderReply(reply: Reply, maxBytes: number): Buffer {
+  const full = encode(reply, false);
+  return full.length <= maxBytes ? full : encode(reply, true);
+}
+
+export function renderSlip(reply: Reply): Buffer {
+  return encode(reply, true);
+}

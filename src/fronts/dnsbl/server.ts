@@ -1,0 +1,342 @@
+/**
+ * NAME
+ *   fronts/dnsbl/server - UDP and TCP listeners for the zone: framing, limits, nothing else
+ *
+ * SYNOPSIS
+ *   const server = new DnsblServer({ responder, config: config.dnsbl, logger, metrics })
+ *   const endpoints = await server.listen(addresses)   ['udp://h:p', 'tcp://h:p', …]
+ *   await server.close()
+ *
+ * DESCRIPTION
+ *   Every listen address gets a UDP socket and a TCP listener on the same port (with port 0
+ *   the UDP socket picks the port and TCP takes the same one, retried with a new port a few
+ *   times if TCP finds it taken).
+ *
+ *   UDP: a datagram over dnsbl.maxQueryBytes is dropped; then the rate limiter (rate-limit.ts)
+ *   says send, slip (empty TC=1 reply) or drop, before any work is done for the query (a live
+ *   check included); the reply is cut to 512 octets, or the EDNS size agreed, with TC=1.
+ *
+ *   TCP (RFC 7766): messages with the 2-octet length prefix, several per connection, answered
+ *   in order; a message may arrive split over packets or several in one. A length over
+ *   maxQueryBytes closes the connection. The socket is paused while a reply is awaited (live
+ *   mode) and while a write waits to drain, so a client cannot make the server buffer without
+ *   bound. A connection without a complete query for tcpIdleTimeoutMs is closed; connections
+ *   over tcpMaxConnectionsCount (all listeners together) are closed at once.
+ *
+ *   Nothing a peer sends can throw out of here: parse problems are values (parser.ts), socket
+ *   errors are listened for and logged at debug level.
+ *
+ * DIAGNOSTICS
+ *   Log events: LISTEN, SOCKET-ERROR. Metrics events (frontEvent 'dnsbl'): drop, oversize,
+ *   rate-limited-drop, rate-limited-slip, tcp-open, tcp-refused, tcp-idle, tcp-oversize.
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { BlockSmithError } from '../../errors.js';
+import type { DnsblConfig } from '../../config/schema.js';
+import type { Metrics } from '../../metrics/types.js';
+import type { Logger } from '../../util/log.js';
+import { printable } from '../../util/printable.js';
+import { formatListen, type ListenAddress } from '../listen.js';
+import { parseQuery, type ParsedQuery } from './parser.js';
+import { ResponseRateLimiter } from './rate-limit.js';
+import { renderReply, renderSlip, TCP_MAX_BYTES, udpLimit } from './render.js';
+import { RCODE, type Reply, type Responder } from './responder.js';
+
+const LENGTH_PREFIX_BYTES = 2;
+/** Tries to find a port free for both UDP and TCP when the configuration says port 0. */
+const EPHEMERAL_PORT_TRIES = 5;
+
+export interface DnsblServerOptions {
+  readonly responder: Responder;
+  readonly config: DnsblConfig;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+}
+
+function errorText(err: unknown): string {
+  return printable(err instanceof Error ? err.message : String(err));
+}
+
+export class DnsblServer {
+  private readonly responder: Responder;
+  private readonly config: DnsblConfig;
+  private readonly logger: Logger;
+  private readonly metrics: Metrics;
+  private readonly limiter: ResponseRateLimiter;
+  private readonly udpSockets: dgram.Socket[] = [];
+  private readonly tcpServers: net.Server[] = [];
+  private readonly connections = new Set<TcpConnection>();
+  private closed = false;
+
+  constructor(options: DnsblServerOptions) {
+    this.responder = options.responder;
+    this.config = options.config;
+    this.logger = options.logger;
+    this.metrics = options.metrics;
+    this.limiter = new ResponseRateLimiter({ config: options.config });
+  }
+
+  async listen(addresses: readonly ListenAddress[]): Promise<string[]> {
+    const endpoints: string[] = [];
+    try {
+      for (const address of addresses) {
+        const port = await this.bindPair(address);
+        const where = formatListen(address.host, port);
+        endpoints.push(`udp://${where}`, `tcp://${where}`);
+        this.logger.info({ front: 'dnsbl', event: 'LISTEN', endpoint: where }, 'LISTEN');
+      }
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+    return endpoints;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const conn of this.connections) conn.destroy();
+    this.connections.clear();
+    const udp = this.udpSockets.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    const tcp = this.tcpServers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    await Promise.all([...udp, ...tcp]);
+  }
+
+  // ---- binding
+
+  private async bindPair(address: ListenAddress): Promise<number> {
+    const tries = address.port === 0 ? EPHEMERAL_PORT_TRIES : 1;
+    let lastError: unknown;
+    for (let i = 0; i < tries; i++) {
+      const udp = await this.bindUdp(address);
+      const port = udp.address().port;
+      try {
+        const tcp = await this.bindTcp(address.host, port);
+        this.udpSockets.push(udp);
+        this.tcpServers.push(tcp);
+        return port;
+      } catch (err) {
+        lastError = err;
+        await new Promise<void>((resolve) => udp.close(() => resolve()));
+      }
+    }
+    throw new BlockSmithError('BS_ERR_CONFIG_INVALID', `dnsbl.listen: cannot listen on tcp ${formatListen(address.host, address.port)}: ${errorText(lastError)}`);
+  }
+
+  private bindUdp(address: ListenAddress): Promise<dgram.Socket> {
+    const socket = dgram.createSocket({ type: net.isIPv6(address.host) ? 'udp6' : 'udp4' });
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => {
+        socket.close();
+        reject(new BlockSmithError('BS_ERR_CONFIG_INVALID', `dnsbl.listen: cannot listen on udp ${formatListen(address.host, address.port)}: ${errorText(err)}`));
+      };
+      socket.once('error', onError);
+      socket.bind(address.port, address.host, () => {
+        socket.off('error', onError);
+        socket.on('error', (err) => this.logger.warn({ front: 'dnsbl', event: 'SOCKET-ERROR', err: errorText(err) }, 'SOCKET-ERROR'));
+        socket.on('message', (msg, rinfo) => this.onDatagram(socket, msg, rinfo));
+        resolve(socket);
+      });
+    });
+  }
+
+  private bindTcp(host: string, port: number): Promise<net.Server> {
+    const server = net.createServer((socket) => this.onConnection(socket));
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host, port, exclusive: true }, () => {
+        server.off('error', reject);
+        server.on('error', (err) => this.logger.warn({ front: 'dnsbl', event: 'SOCKET-ERROR', err: errorText(err) }, 'SOCKET-ERROR'));
+        resolve(server);
+      });
+    });
+  }
+
+  // ---- UDP
+
+  private onDatagram(socket: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (msg.length > this.config.maxQueryBytes) {
+      this.metrics.frontEvent('dnsbl', 'oversize');
+      return;
+    }
+    const parsed = parseQuery(msg);
+    if (parsed.kind === 'drop') {
+      this.metrics.frontEvent('dnsbl', 'drop');
+      return;
+    }
+    const admission = this.limiter.take(rinfo.address);
+    if (admission !== 'send') {
+      this.metrics.frontEvent('dnsbl', admission === 'slip' ? 'rate-limited-slip' : 'rate-limited-drop');
+      if (admission === 'slip') this.sendUdp(socket, renderSlip(slipReply(parsed)), rinfo);
+      return;
+    }
+    const out = safeRespond(this.responder, parsed, this.logger);
+    if (out === undefined) return;
+    const send = (reply: Reply): void => {
+      try {
+        this.sendUdp(socket, renderReply(reply, udpLimit(reply)), rinfo);
+      } catch (err) {
+        this.logger.error({ front: 'dnsbl', event: 'BUG', err: errorText(err) }, 'BUG');
+      }
+    };
+    if (out instanceof Promise) void out.then(send);
+    else send(out);
+  }
+
+  private sendUdp(socket: dgram.Socket, bytes: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (this.closed) return;
+    socket.send(bytes, rinfo.port, rinfo.address, (err) => {
+      if (err) this.logger.debug({ front: 'dnsbl', event: 'SOCKET-ERROR', err: errorText(err) }, 'SOCKET-ERROR');
+    });
+  }
+
+  // ---- TCP
+
+  private onConnection(socket: net.Socket): void {
+    socket.on('error', (err) => this.logger.debug({ front: 'dnsbl', event: 'SOCKET-ERROR', err: errorText(err) }, 'SOCKET-ERROR'));
+    if (this.closed || this.connections.size >= this.config.tcpMaxConnectionsCount) {
+      this.metrics.frontEvent('dnsbl', 'tcp-refused');
+      socket.destroy();
+      return;
+    }
+    this.metrics.frontEvent('dnsbl', 'tcp-open');
+    const conn = new TcpConnection(socket, this.responder, this.config, this.metrics, this.logger);
+    this.connections.add(conn);
+    socket.on('close', () => {
+      conn.destroy();
+      this.connections.delete(conn);
+    });
+  }
+}
+
+/**
+ * safeRespond - the responder's reply; a throw (a bug: peer input cannot cause one by design)
+ * becomes SERVFAIL and a BUG log line, never a crash and never "listed".
+ */
+function safeRespond(responder: Responder, parsed: ParsedQuery, logger: Logger): Reply | Promise<Reply> | undefined {
+  if (parsed.kind === 'drop') return undefined;
+  const fail = (err: unknown): Reply => {
+    logger.error({ front: 'dnsbl', event: 'BUG', err: errorText(err) }, 'BUG');
+    return { ...slipReply(parsed), rcode: RCODE.SERVFAIL, event: 'servfail' };
+  };
+  try {
+    const out = responder.respond(parsed);
+    return out instanceof Promise ? out.catch(fail) : out;
+  } catch (err) {
+    return fail(err);
+  }
+}
+
+/** slipReply - what a slipped answer says: the question and TC=1, nothing else. */
+function slipReply(parsed: Exclude<ParsedQuery, { kind: 'drop' }>): Reply {
+  return {
+    id: parsed.id,
+    rd: parsed.rd,
+    aa: false,
+    rcode: 0,
+    question: parsed.kind === 'formerr' ? undefined : parsed.question,
+    answers: [],
+    authorities: [],
+    edns: undefined,
+    event: 'nodata',
+  };
+}
+
+/** One TCP client: framing in, replies out in order, idle timer. */
+class TcpConnection {
+  private buffer: Buffer = Buffer.alloc(0);
+  private busy = false;
+  private done = false;
+  private idle: NodeJS.Timeout | undefined;
+  private readonly maxBuffered: number;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly responder: Responder,
+    private readonly config: DnsblConfig,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+  ) {
+    this.maxBuffered = 2 * (LENGTH_PREFIX_BYTES + config.maxQueryBytes);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => socket.end());
+    this.armIdle();
+  }
+
+  destroy(): void {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.idle);
+    this.socket.destroy();
+  }
+
+  private armIdle(): void {
+    clearTimeout(this.idle);
+    this.idle = setTimeout(() => {
+      this.metrics.frontEvent('dnsbl', 'tcp-idle');
+      this.destroy();
+    }, this.config.tcpIdleTimeoutMs);
+    this.idle.unref();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.done) return;
+    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    if (this.buffer.length > this.maxBuffered) this.socket.pause();
+    this.pump().catch((err: unknown) => {
+      this.logger.error({ front: 'dnsbl', event: 'BUG', err: errorText(err) }, 'BUG');
+      this.destroy();
+    });
+  }
+
+  /** nextMessage - one whole message off the buffer, undefined if none yet; closes on an oversize length. */
+  private nextMessage(): Buffer | undefined {
+    if (this.buffer.length < LENGTH_PREFIX_BYTES) return undefined;
+    const length = this.buffer.readUInt16BE(0);
+    if (length > this.config.maxQueryBytes) {
+      this.metrics.frontEvent('dnsbl', 'tcp-oversize');
+      this.destroy();
+      return undefined;
+    }
+    if (this.buffer.length < LENGTH_PREFIX_BYTES + length) return undefined;
+    const message = this.buffer.subarray(LENGTH_PREFIX_BYTES, LENGTH_PREFIX_BYTES + length);
+    this.buffer = this.buffer.subarray(LENGTH_PREFIX_BYTES + length);
+    return message;
+  }
+
+  private async pump(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      for (;;) {
+        if (this.done) return;
+        const message = this.nextMessage();
+        if (message === undefined) break;
+        this.armIdle();
+        const parsed = parseQuery(message);
+        if (parsed.kind === 'drop') this.metrics.frontEvent('dnsbl', 'drop');
+        let out = safeRespond(this.responder, parsed, this.logger);
+        if (out === undefined) continue;
+        if (out instanceof Promise) {
+          this.socket.pause();
+          out = await out;
+        }
+        if (this.done) return;
+        const bytes = renderReply(out, TCP_MAX_BYTES);
+        const prefix = Buffer.alloc(LENGTH_PREFIX_BYTES);
+        prefix.writeUInt16BE(bytes.length, 0);
+        if (!this.socket.write(Buffer.concat([prefix, bytes]))) {
+          this.socket.pause();
+          await new Promise<void>((resolve) => {
+            this.socket.once('drain', resolve);
+            this.socket.once('close', resolve);
+          });
+        }
+      }
+      if (!this.done && this.buffer.length <= this.maxBuffered) this.socket.resume();
+    } finally {
+      this.busy = false;
+    }
+  }
+}
