@@ -47,9 +47,15 @@ need_redis() {
   need redis-server redis-server
 }
 
-# Later suites: need_mta() { need postfix postfix postfix.service; }, need_browser() { ... }
+#   DNSBL: rbldnsd serves `blocksmith export rbldnsd`'s files in test/e2e/dnsbl (the same answers
+#   as BlockSmith's own zone).
+need_dnsbl() {
+  need rbldnsd rbldnsd rbldnsd.service
+}
+
 need_dns
 need_redis
+need_dnsbl
 
 # quietly COMMAND...: runs it, and shows its output only if it fails.
 quietly() {
@@ -60,6 +66,60 @@ quietly() {
     return 1
   fi
 }
+
+# ==== MTA suites (test/e2e/postfix, test/e2e/exim) =============================================
+# Debian 12's Postfix and Exim, started by the tests themselves on high loopback ports with their
+# own config folders (test/e2e/helpers/postfix.ts, exim.ts); the packages' own daemons never run.
+#
+# - postfix is installed from Debian with debconf's "No configuration": no /etc/postfix/main.cf,
+#   no service; the policy-rc.d below keeps its init script from starting anything, and the
+#   loop after the install stops, disables and masks postfix.service whatever happened before.
+# - exim4-daemon-light conflicts with postfix (both provide mail-transport-agent), so it cannot
+#   be installed beside it. Its .deb is downloaded with `apt-get download` and only unpacked
+#   (`dpkg-deb -x`) into $EXIM_ROOT: the one binary the tests run as `exim4 -C FILE -bdf -oX
+#   PORT`, never installed, never started as a service. What it links against is installed as
+#   ordinary packages, and the Debian-exim user its binary was built for is created the way
+#   exim4-base's postinst creates it.
+# - unshare (util-linux) runs the DNSBL suite's Postfix in a mount namespace of its own.
+EXIM_ROOT=/opt/blocksmith-e2e/exim4
+EXIM_LIBS=(libcrypt1 libdb5.3 libgnutls-dane0 libgnutls30 libidn12 libidn2-0 libnsl2 libpcre2-8-0)
+need_mta() {
+  need postfix postfix postfix.service
+  need util-linux unshare
+  local lib
+  for lib in "${EXIM_LIBS[@]}"; do need "$lib" "/nonexistent/$lib"; done
+}
+need_mta
+if [[ " ${WANT_PACKAGES[*]} " == *" postfix "* ]]; then
+  echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+fi
+if [ ! -x "$EXIM_ROOT/usr/sbin/exim4" ]; then
+  exim_tmp=$(mktemp -d)
+  # package lists may be missing on a fresh machine: update once, then try again
+  if ! (cd "$exim_tmp" && quietly apt-get download exim4-daemon-light); then
+    quietly $SUDO apt-get update -qq
+    (cd "$exim_tmp" && quietly apt-get download exim4-daemon-light)
+  fi
+  $SUDO mkdir -p "$EXIM_ROOT"
+  $SUDO dpkg-deb -x "$exim_tmp"/exim4-daemon-light_*.deb "$EXIM_ROOT"
+  rm -rf "$exim_tmp"
+  echo "e2e-install: unpacked exim4-daemon-light into $EXIM_ROOT"
+fi
+if ! getent passwd Debian-exim >/dev/null; then
+  quietly $SUDO adduser --system --group --quiet --home /var/spool/exim4 --no-create-home \
+    --disabled-login --force-badname Debian-exim
+fi
+# ==== end of the MTA suites' block ==============================================================
+
+# ==== portal suite (test/e2e/portal) ============================================================
+# Debian's chromium, driven headless by playwright-core (a devDependency; no browser download):
+# test/e2e/portal/browser.ts launches /usr/bin/chromium with a fresh --user-data-dir per run.
+# It brings no service.
+need_portal() {
+  need chromium chromium
+}
+need_portal
+# ==== end of the portal suite's block ===========================================================
 
 # A policy-rc.d that answers 101 ("action forbidden") keeps invoke-rc.d from starting the services
 # the packages bring. It is removed afterwards only if this script put it there.
@@ -113,3 +173,6 @@ fi
 echo "e2e-install: $(nsd -v 2>&1 | head -n 1)"
 echo "e2e-install: $(dig -v 2>&1 | head -n 1)"
 echo "e2e-install: $(redis-server --version 2>&1 | head -n 1)"
+echo "e2e-install: postfix $(postconf -h mail_version 2>/dev/null || echo '?')"
+echo "e2e-install: $("$EXIM_ROOT/usr/sbin/exim4" -bV 2>/dev/null | head -n 1 || echo 'exim ?')"
+echo "e2e-install: $(chromium --version 2>/dev/null | head -n 1 || echo 'chromium ?')" # portal suite
