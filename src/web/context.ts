@@ -1,0 +1,29 @@
+/**
+ * NAME
+ *   web/context - what every page of the portal is given
+ *
+ * DESCRIPTION
+ *   Built once per server by web/index.ts from the FrontContext: the firewall (the portal's only
+ *   way to data and DNS), the configuration, the texts, the clock, the node's bypass ranges, the
+ *   CSRF tokens and the per-visitor limits. Pages never reach into the JSON API.
+ */
+import type { Config } from '../config/schema.js';
+import type { Firewall } from '../firewall/index.js';
+import type { Csrf } from './csrf.js';
+import type { RangeMatcher } from './ranges.js';
+import type { VisitorLimits } from './limits.js';
+import type { Texts } from './texts.js';
+
+export interface Portal {
+  readonly firewall: Firewall;
+  readonly config: Config;
+  readonly t: Texts;
+  readonly now: () => number;
+  readonly bypass: RangeMatcher;
+  readonly csrf: Csrf;
+  readonly limits: VisitorLimits;
+  /** firewall.organisation.name */
+  readonly org: string;
+  /** firewall.portalUrl without a trailing '/' */
+  readonly baseUrl: string;
+}

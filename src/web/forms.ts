@@ -1,0 +1,33 @@
+/**
+ * NAME
+ *   web/forms - HTML form bodies (application/x-www-form-urlencoded) for the portal's POSTs
+ *
+ * SYNOPSIS
+ *   registerFormParser(app)      in the portal's scope only: the JSON API keeps taking JSON
+ *   fieldErrors(issues): Record<field, message>
+ *
+ * DESCRIPTION
+ *   The body arrives within http.bodyLimitBytes (fastify's limit). Each field's first value
+ *   is kept as a string; repeated, unknown or __proto__ fields cannot shape the object (it has
+ *   no prototype and only strings as values). Validation is the route's (zod).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { z } from 'zod';
+
+export function registerFormParser(app: FastifyInstance): void {
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    const out: Record<string, string> = Object.create(null) as Record<string, string>;
+    for (const [key, value] of new URLSearchParams(text)) if (!(key in out)) out[key] = value;
+    done(null, out);
+  });
+}
+
+export function fieldErrors(issues: readonly z.core.$ZodIssue[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const issue of issues) {
+    const key = String(issue.path[0] ?? '');
+    out[key] ??= issue.message;
+  }
+  return out;
+}

@@ -1,0 +1,375 @@
+/**
+ * NAME
+ *   web/texts - every sentence the portal shows, in one place, ready for translation
+ *
+ * SYNOPSIS
+ *   import { texts, type Texts } from './texts.js'
+ *   const t = texts('en')             the English texts (the only language so far)
+ *
+ * DESCRIPTION
+ *   Pages take their words from here and nothing else: a translation is a second object of
+ *   type Texts (a missing sentence is a type error). Parameterised sentences are functions of
+ *   plain values; they return plain text, which the templates escape like any other data, so a
+ *   translation cannot inject markup either. SMTP replies stay ASCII English (firewall/reply.ts):
+ *   they are quoted here, never translated.
+ *
+ *   Wording follows ../shared/research/portals.md §(e): plain words first, terms explained
+ *   (PTR, FCrDNS, HELO), "a DNS rule, not a spam accusation", the fix written out for the address.
+ */
+import type { Reason, Verdict } from '../check/types.js';
+
+const en = {
+  lang: 'en',
+  skip: 'Skip to content',
+  nav: { home: 'Check an address', stats: 'Statistics', policy: 'Policy', whitelist: 'Whitelist request', contact: 'Contact' },
+  footer: (org: string) => `${org} mail gateway. Questions: `,
+  portalName: (org: string) => `${org} mail gateway`,
+  errors: {
+    title: 'Something went wrong',
+    notFound: 'There is no such page.',
+    badAddress: 'This is not an IP address',
+    badAddressWhy: (why: string) => `It could not be read as an IPv4 or IPv6 address: ${why}.`,
+    internal: 'The portal could not answer this request. Please try again in a minute.',
+    storeDown: 'Our records cannot be read right now. Nothing was changed. Please try again in a minute.',
+    back: 'Back to the start page',
+  },
+  home: {
+    title: 'Was your mail refused by our gateway?',
+    intro:
+      'Our mail servers refuse mail from servers whose IP address has no working reverse DNS. Enter the IP address of the sending mail server to see whether it is refused, why, and how to fix it.',
+    label: 'IP address of the sending mail server',
+    hint: 'IPv4 such as 203.0.113.5 or IPv6 such as 2001:db8::5. The address is in the bounce message, in square brackets.',
+    submit: 'Check',
+    yours: 'Your browser connects from',
+    checkYours: 'Check this address',
+    caveat:
+      'This is the address of your browser, which is usually not the address your mail server sends from (mail often leaves through your provider or a separate server). Use the address in the bounce message when you have it.',
+    notAdmin: 'Not the administrator of the mail server?',
+    notAdminText:
+      'Open the link in the bounce message: the page has a ready message to forward to your IT department or e-mail provider.',
+  },
+  ip: {
+    title: (ip: string) => `Mail from ${ip}`,
+    refusedNow: 'Refused now',
+    notRefused: 'Not refused',
+    refusedLead: (org: string) => `Mail from this address is refused by the ${org} mail gateway right now.`,
+    notRefusedLead: 'This address is not listed: our gateway does not refuse it today because of a listing.',
+    notRefusedHint: 'It is still checked on every new connection. Run the live test to see what our check finds now.',
+    allowlisted: (range: string) => `This address is on our allowlist (${range}): mail from it is accepted.`,
+    bypassed: (range: string) => `This address is in a range our gateway never checks (${range}).`,
+    reference: 'Your reference',
+    refMatches: 'This reference belongs to this address: the details of that rejection are shown below.',
+    refUnknown: 'We have no rejection with this reference for this address. The current state of the address is shown.',
+    facts: 'What we know',
+    since: 'Refused since',
+    why: 'Why',
+    lastRejection: 'Last rejection',
+    helo: 'Name the server gave (HELO)',
+    rejections: 'Refused connections',
+    recheck: 'Next automatic re-check',
+    recheckNever: 'never (listed by hand)',
+    replyGiven: 'Reply your server received',
+    cleared: (when: string, cause: string) => `The last listing ended ${when} (${cause}).`,
+    clearCauses: { 'dns-fixed': 'DNS fixed', unblock: 'unblocked', operator: 'cleared by the operator', expired: 'expired', allowlisted: 'allowlisted' } as Record<string, string>,
+    whatTitle: 'What this means',
+    what:
+      'Every mail server on the internet should have forward-confirmed reverse DNS (FCrDNS): the IP address has a reverse DNS (PTR) record naming a host, and that host name resolves back to the same IP address. Properly run mail servers have it; most hijacked computers and home connections that send spam do not. That is why our gateway, like Gmail, Yahoo and Microsoft for bulk senders, requires it.',
+    notAccusation:
+      'This is a DNS configuration rule, not a spam accusation and not a public blocklist. Nobody else sees this listing. Once the DNS is right, mail is accepted.',
+    manual: 'This address was blocked by our operator by hand. Only the operator can lift this block: please use the contact form.',
+    fixTitle: 'Fix: the DNS records to publish',
+    fixLead: 'Both records must exist and agree. Replace the host name with the real name of your mail server if you have one.',
+    fixPtr: (zone: string) => `1. The PTR record, in the reverse zone ${zone}:`,
+    fixForward: (record: string) => `2. The matching ${record} record, in the zone of the host name:`,
+    fixWhoPtr: 'Who publishes the PTR record',
+    fixWhoPtrText:
+      'The reverse zone belongs to whoever holds the address block, usually your hosting or Internet provider, not your domain registrar. Ask your provider to set the PTR (many control panels call it "reverse DNS" or "rDNS").',
+    fixSoa: (zone: string, server: string) => `The reverse zone ${zone} is served by ${server}.`,
+    fixSoaMail: (mail: string) => `Its administrative contact (from the SOA record) is ${mail}.`,
+    fixSoaUnknown: 'The live test shows who answers for the reverse zone when the PTR record is missing.',
+    fixWhoForward: 'Who publishes the address record',
+    fixWhoForwardText: 'The owner of the domain of the host name, in that domain\'s DNS.',
+    fixHelo: 'Also let your mail server introduce itself (HELO/EHLO) with the same host name.',
+    fixPlaceholder: 'mail.example.com',
+    fixPlaceholderNote: 'No usable host name was found, so an example name is shown: use your mail server\'s real name.',
+    fixCache: 'After the change, other DNS servers may keep the old answer for as long as its TTL; the live test shows how long.',
+    verifyTitle: 'Verify',
+    verifyText: 'Run the live test: it asks DNS now, step by step, and shows what our gateway would answer.',
+    verifyButton: 'Run the live test',
+    unblockTitle: 'Unblock',
+    unblockText: 'When the live test passes, unblock the address: we check again and clear the listing at once, on every gateway.',
+    unblockButton: 'Check again and unblock',
+    unblockWait: (when: string) => `Otherwise the address is checked again automatically after ${when}.`,
+    cantFixTitle: 'Can\'t fix the DNS?',
+    cantFixText: 'If your provider cannot publish reverse DNS for this address, ask us to allow it.',
+    cantFixButton: 'Request an exception',
+    notAdminTitle: 'Not the administrator of the mail server?',
+    notAdminText: 'Forward this message to your IT department or to your e-mail or Internet provider:',
+    copy: 'Copy the message',
+    copied: 'Copied',
+    forwardSubject: (ip: string) => `Mail server ${ip} needs reverse DNS (PTR)`,
+    forwardBody: (ip: string, org: string, step: string, ptr: string, url: string) =>
+      `Hello,\n\nmail from our server ${ip} was refused by the ${org} mail gateway: ${step}.\n\n` +
+      `Mail servers need forward-confirmed reverse DNS: a PTR record for ${ip} naming the server, and that name resolving back to ${ip}. ` +
+      `The PTR record is set by whoever holds the IP address (usually the hosting or Internet provider):\n\n${ptr}\n\n` +
+      `Details, a live test and an unblock button:\n${url}\n\nThank you.`,
+  },
+  test: {
+    title: (ip: string) => `Live reverse DNS test for ${ip}`,
+    lead: 'We asked DNS just now, bypassing every cache of ours. Every step is shown as it happened.',
+    again: 'Test again',
+    back: 'Back to the address page',
+    verdictTitle: 'Result',
+    verdicts: {
+      pass: 'Pass: the reverse DNS is forward-confirmed.',
+      fail: 'Fail: the reverse DNS does not confirm this address.',
+      permerror: 'Fail: no usable reverse DNS.',
+      temperror: 'Undecided: DNS failed temporarily. This is not held against the address.',
+      skipped: 'Not checked: this address is in a range our gateway never checks.',
+    } satisfies Record<Verdict, string>,
+    reasons: {
+      confirmed: 'A PTR name resolves back to this address.',
+      'no-ptr': 'There is no PTR record for this address.',
+      'no-valid-ptr': 'PTR records exist, but none names a valid host.',
+      'no-forward-match': 'The PTR names resolve, but to other addresses only.',
+      'forward-nodata': 'The PTR names have no address record of this address\'s family.',
+      'dns-temp-ptr': 'The reverse zone\'s DNS could not be asked (broken or unreachable). Try again later.',
+      'dns-temp-forward': 'A forward look-up could not be completed. Try again later.',
+      deadline: 'The test ran out of time. Try again later.',
+      overload: 'Our checker is busy. Try again in a minute.',
+      bypass: 'The address is in a bypass range.',
+    } satisfies Record<Reason, string>,
+    reply: 'What our gateway would answer a mail server from this address',
+    replyAccept: 'It would accept the connection.',
+    replyNoRef: 'A real rejection also carries a reference in the link.',
+    allowlisted: (range: string) => `This address is allowlisted (${range}): our gateway accepts it whatever the test says.`,
+    steps: 'Step by step',
+    stepNormalise: 'The address',
+    normalised: (input: string, ip: string) => `You entered ${input}; it is tested as ${ip}.`,
+    stepPtr: 'Reverse look-up (PTR)',
+    question: (qname: string) => `Question: PTR of ${qname}`,
+    stepNames: 'PTR names',
+    stepForward: (name: string, qtype: string) => `Forward look-up: ${qtype} of ${name}`,
+    stepOther: (name: string, qtype: string) => `Other address family: ${qtype} of ${name}`,
+    outcomes: {
+      answer: 'Answer received.',
+      nxdomain: 'NXDOMAIN: this name does not exist in DNS.',
+      nodata: 'NODATA: the name exists, but has no record of this type.',
+      temp: 'Temporary failure: no usable answer.',
+    } as Record<string, string>,
+    forwardOutcomes: {
+      match: 'Match: this address is among the answers.',
+      'no-match': 'No match: the name points to other addresses.',
+      'no-address': 'No address record of this family.',
+      temp: 'Temporary failure.',
+      'not-run': 'Not looked up (a match was already found, or the cap was reached).',
+    } as Record<string, string>,
+    tempReasons: {
+      servfail: 'SERVFAIL: the DNS server for this name is broken or cannot reach the zone.',
+      refused: 'REFUSED: the DNS server refused to answer.',
+      formerr: 'FORMERR: the DNS server did not understand the question.',
+      notimp: 'NOTIMP: the DNS server does not implement this question.',
+      'other-rcode': 'An unexpected error code.',
+      timeout: 'No answer in time.',
+      network: 'A network error.',
+      referral: 'Only a referral came back (our resolver did not resolve the name).',
+      'no-recursion': 'Our resolver could not resolve the name (no recursion).',
+      aborted: 'Stopped.',
+    } as Record<string, string>,
+    rcodes: {
+      NOERROR: 'NOERROR (answered)',
+      NXDOMAIN: 'NXDOMAIN (no such name)',
+      SERVFAIL: 'SERVFAIL (server failure)',
+      REFUSED: 'REFUSED',
+      FORMERR: 'FORMERR (bad question)',
+      NOTIMP: 'NOTIMP (not implemented)',
+    } as Record<string, string>,
+    invalidWhy: {
+      empty: 'empty name',
+      'bad-characters': 'characters a host name may not hold',
+      'ip-literal': 'an IP address, not a name',
+      numeric: 'all digits',
+      'bad-syntax': 'not a valid host name',
+      'too-long': 'too long',
+      'single-label': 'a single label (no domain)',
+      localhost: '"localhost"',
+      arpa: 'a name under .arpa',
+    } as Record<string, string>,
+    valid: 'Valid names',
+    invalid: 'Not usable',
+    notEvaluated: 'Not looked up (more names than the cap)',
+    none: 'none',
+    chain: 'CNAME chain',
+    exchanges: 'DNS exchanges',
+    colServer: 'Server',
+    colTransport: 'Via',
+    colRcode: 'Result',
+    colTime: 'Time',
+    colAnswers: 'Records (TTL)',
+    colRecord: 'Record',
+    colTtl: 'TTL',
+    noRecords: 'no records',
+    ttlSeconds: (s: number) => `${s} s`,
+    cacheTitle: 'How long caches may keep the old answer',
+    cacheNegative: (s: number) => `A "no such record" answer may be kept for up to ${s} seconds (the zone's SOA minimum).`,
+    cachePositive: (s: number) => `The records found may be kept for up to ${s} seconds (their TTL).`,
+    cacheOurs: 'Our unblock and this test ask DNS fresh, but our resolver\'s upstream may still hold an old answer that long.',
+    genericTitle: 'Warning: the name looks generic',
+    genericText:
+      'The PTR name looks like one given automatically to a dynamic or consumer line. It is accepted if it confirms, but many receivers distrust such names: a name of your own, such as mail.your-domain, is better.',
+    flags: {
+      aliasTarget: 'A forward answer came through a CNAME: a PTR should name a host, not an alias (RFC 1912).',
+      underscore: 'A name holds an underscore: accepted, but not a valid host name.',
+      ptrViaCname: 'The PTR answer came through a CNAME (classless delegation, RFC 2317).',
+      multiDomain: 'The PTR names belong to several domains.',
+      truncated: 'More PTR names than we look up: the rest were ignored.',
+    },
+    reserved: (ip: string) => `${ip} is a private, reserved or internal address. Such addresses are not mail servers on the internet, and we do not test them.`,
+    bypassedTarget: (ip: string, range: string) => `${ip} is in a range our gateway never checks (${range}): there is nothing to test.`,
+    duration: (ms: number) => `The test took ${ms} ms.`,
+    matchOn: 'Matching address',
+  },
+  unblock: {
+    title: (ip: string) => `Unblock ${ip}`,
+    cleared: 'Cleared, effective now. The reverse DNS check passes: mail from this address is accepted from now on, on all our gateways.',
+    clearedRetry: 'Your mail server will deliver the queued mail at its next retry, or you can send again now.',
+    stillFailing: (step: string) => `Not cleared: the check still fails at this step: ${step}.`,
+    stillFailingNext: 'Fix the records shown on the address page, run the live test until it passes, then try again.',
+    temporary: 'Not cleared: DNS failed temporarily while we checked. Please try again in a few minutes.',
+    operatorListed: 'This address was blocked by our operator by hand; only the operator can clear it. Please use the contact form.',
+    notListed: 'This address is not listed: there is nothing to unblock.',
+    limitedTitle: 'Too many attempts',
+    limited: (seconds: number) => `Please wait ${seconds} seconds before trying again.`,
+    limitedWhy: (perIp: number, perVisitor: number, window: string) =>
+      `To protect DNS servers, each address can be re-checked at most ${perIp} times, and each visitor can ask at most ${perVisitor} times, per ${window}. An unblock cannot succeed before the DNS is fixed, so fix first, then unblock.`,
+  },
+  limits: {
+    title: 'Please slow down',
+    text: (seconds: number) => `You sent more requests than we answer from one visitor. Please wait ${seconds} seconds and try again.`,
+    why: (count: number, window: string) => `Each visitor may run ${count} of these per ${window}. The limit protects the DNS servers we ask on your behalf.`,
+  },
+  csrf: {
+    title: 'Please send the form again',
+    text: 'The form had expired or was not sent from this site (its security token did not match). Nothing was changed.',
+    again: 'Show the form again',
+  },
+  whitelist: {
+    title: 'Whitelist request',
+    lead: 'If the reverse DNS of your mail server cannot be fixed, ask our operator to allow it. The operator decides; exceptions are limited in time.',
+    first: 'Please try to fix the DNS first: an exception is the last resort.',
+    range: 'IP address or range of your mail server',
+    rangeHint: 'One address, or a CIDR range such as 203.0.113.0/28.',
+    domain: 'Domain you send mail from',
+    contact: 'Your e-mail address',
+    contactHint: 'For the operator\'s questions. Not shown publicly.',
+    ref: 'Reference from the rejection (if you have one)',
+    refHint: 'The code after r= in the link, for example K7Q2M9PX.',
+    why: 'Why the reverse DNS cannot be fixed',
+    submit: 'Send the request',
+    statusTitle: 'Status of a request',
+    statusLabel: 'Request reference',
+    statusSubmit: 'Show status',
+    sentTitle: 'Request received',
+    sent: (ref: string) => `Your request has the reference ${ref}. Keep it to follow the request.`,
+    states: { pending: 'Pending: waiting for the operator.', approved: 'Approved: the address or range is allowed.', denied: 'Denied.' } as Record<string, string>,
+    notFound: (ref: string) => `There is no request with the reference ${ref}.`,
+    deniedWhy: 'Reason',
+    state: 'State',
+    created: 'Sent',
+    decided: 'Decided',
+    invalid: 'Please correct the marked fields.',
+  },
+  contact: {
+    title: 'Contact the operator',
+    lead: 'Messages reach the people who run this mail gateway. This form works even when your mail server is refused.',
+    email: 'Your e-mail address',
+    name: 'Your name (optional)',
+    subject: 'Subject',
+    body: 'Message',
+    ip: 'IP address concerned (optional)',
+    ref: 'Reference (optional)',
+    submit: 'Send',
+    sentTitle: 'Message sent',
+    sent: 'Thank you. The operator will answer by e-mail.',
+    orMail: 'Or write to',
+  },
+  stats: {
+    title: 'Statistics',
+    lead: (days: number) => `Connections our gateway refused over the last ${days} days (UTC), by reason.`,
+    refusalsTitle: 'Refusals per day, by reason',
+    shareTitle: 'Share of refusals caused by broken DNS',
+    share: (pct: string, num: number, den: number) => `${pct} of refusals (${num} of ${den}) were caused by missing or non-confirming reverse DNS.`,
+    shareNone: 'No refusals in this period.',
+    listingsTitle: 'Listings created and cleared per day',
+    created: 'Listed',
+    clearedLabel: 'Cleared',
+    categories: {
+      'no-ptr': 'No usable PTR',
+      'no-match': 'PTR does not confirm',
+      listed: 'Already listed',
+      temp: 'Temporary DNS failure (451)',
+      other: 'Other',
+    } as Record<string, string>,
+    methodTitle: 'Method',
+    method: (days: number) => [
+      `Window: the last ${days} full and current UTC days, counted per hour by every gateway node and summed per day.`,
+      'Denominator: every refusal (a reject or a deferral) of a mail connection by any of our fronts.',
+      'Numerator of the share: refusals whose check found no usable PTR or a PTR that does not confirm, plus refusals of addresses already listed for that reason. Temporary DNS failures (451, never listed) are not counted as broken DNS.',
+      'A refusal happens before any message is sent, so these numbers count connections, not spam: they do not claim what the refused mail contained.',
+      'Listings: addresses listed after a failed check (or by the operator) and listings ended (DNS fixed, unblocked, expired, cleared by the operator).',
+    ],
+    table: 'The numbers as a table',
+    day: 'Day (UTC)',
+    total: 'Total',
+  },
+  policy: {
+    title: 'Our reverse DNS policy',
+    sections: (org: string, recheckMin: number, expiryDays: number) => [
+      {
+        h: 'What is checked',
+        p: [
+          `Every mail server connecting to the ${org} mail gateway is checked for forward-confirmed reverse DNS (FCrDNS): its IP address must have a PTR record naming a host, and that host name must have an A (IPv4) or AAAA (IPv6) record holding the same address. One confirming name is enough. Names that look generic are noted, never refused for that.`,
+        ],
+      },
+      {
+        h: 'The replies',
+        p: [
+          'No usable PTR, or a PTR that does not confirm: 450 4.7.25 (try again later) in the default soft mode, or 550 5.7.25 in hard mode. The reply names the failing step and links to this portal.',
+          'A temporary DNS failure (a timeout, SERVFAIL): 451 4.4.3. It is never held against the address and never lists it.',
+          'Mail to postmaster@ and abuse@ is always accepted.',
+        ],
+      },
+      {
+        h: 'IPv6',
+        p: ['IPv6 is checked the same way, with AAAA records. A name only confirms an address of its own family. If your provider cannot set IPv6 reverse DNS, send over IPv4.'],
+      },
+      {
+        h: 'Listings and how they end',
+        p: [
+          `A refused address is listed and refused without further DNS work until it is re-checked automatically, every ${recheckMin} minutes at most: when the DNS is fixed, the listing ends by itself. The unblock button re-checks at once. A listing with no new refusal for ${expiryDays} days expires.`,
+        ],
+      },
+      {
+        h: 'What is logged and kept',
+        p: [
+          'For each refusal: the time, the IP address, the name the server gave (HELO), the sender and recipient addresses, the DNS evidence and the reply, under a reference. Public pages show whether an address is refused, why and since when; the HELO only to a visitor who holds the reference.',
+          `Listings are kept with their history; an inactive listing expires after ${expiryDays} days. Whitelist requests and contact messages are kept for the operator. Statistics are counts per hour, with no addresses.`,
+        ],
+      },
+    ],
+  },
+  time: {
+    utc: 'UTC',
+    minutes: (n: number) => (n === 1 ? '1 minute' : `${n} minutes`),
+    hours: (n: number) => (n === 1 ? '1 hour' : `${n} hours`),
+    seconds: (n: number) => (n === 1 ? '1 second' : `${n} seconds`),
+  },
+};
+
+export type Texts = typeof en;
+
+const LANGUAGES: Readonly<Record<string, Texts>> = { en };
+
+export function texts(lang = 'en'): Texts {
+  return LANGUAGES[lang] ?? en;
+}
