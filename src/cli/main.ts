@@ -14,6 +14,8 @@ import { registerCheckCommand } from './check-command.js';
 import { registerOperatorCommands } from './operator/index.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerInitCommand } from './init-command.js';
+import { registerExportCommand } from './export-command.js';
+import { registerApiKeyCommand } from './api-key-command.js';
 import { VERSION } from './version.js';
 
 export function buildProgram(setExit: (code: number) => void): Command {
@@ -31,6 +33,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
   registerServeCommand(program, setExit);
   registerInitCommand(program, setExit);
   registerOperatorCommands(program, setExit);
+  registerExportCommand(program, setExit);
+  registerApiKeyCommand(program, setExit);
   return program;
 }
 

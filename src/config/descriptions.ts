@@ -8,11 +8,13 @@
  *   a new setting cannot be added without its explanation.
  */
 import { DNSBL_DESCRIPTIONS } from './sections/dnsbl.js';
+import { GATE_DESCRIPTIONS } from './sections/gate.js';
 import { HTTP_DESCRIPTIONS } from './sections/http.js';
 import { POLICY_DESCRIPTIONS } from './sections/policy.js';
+import { PORTAL_DESCRIPTIONS } from './sections/portal.js';
 
 /** Sections that keep their descriptions beside their schema (config/sections/). */
-const SECTIONS = { policy: POLICY_DESCRIPTIONS, dnsbl: DNSBL_DESCRIPTIONS, http: HTTP_DESCRIPTIONS } as const;
+const SECTIONS = { policy: POLICY_DESCRIPTIONS, dnsbl: DNSBL_DESCRIPTIONS, http: HTTP_DESCRIPTIONS, portal: PORTAL_DESCRIPTIONS, gate: GATE_DESCRIPTIONS } as const;
 
 export const SECTION_DESCRIPTIONS: Readonly<Record<string, string>> = {
   resolver: 'DNS: BlockSmith asks these servers itself (point it at a local caching resolver).',

@@ -13,7 +13,9 @@
  */
 import { z } from 'zod';
 import { dnsblSchema } from './sections/dnsbl.js';
+import { gateSchema } from './sections/gate.js';
 import { httpSchema } from './sections/http.js';
+import { portalSchema } from './sections/portal.js';
 import { policySchema } from './sections/policy.js';
 
 /** `host`, `host:port`, `[v6]`, `[v6]:port`, or a bare IPv6 address. Parsed in dns/upstream.ts. */
@@ -199,11 +201,15 @@ export const configSchema = z
     policy: policySchema,
     dnsbl: dnsblSchema,
     http: httpSchema,
+    portal: portalSchema,
+    gate: gateSchema,
   })
   .prefault({});
 
 export type { DnsblConfig } from './sections/dnsbl.js';
+export type { GateConfig } from './sections/gate.js';
 export type { HttpConfig } from './sections/http.js';
+export type { PortalConfig } from './sections/portal.js';
 export type { PolicyConfig } from './sections/policy.js';
 export type StoreConfig = z.infer<typeof storeSchema>;
 
