@@ -58,7 +58,7 @@ async function collect(app: App, zone: string | undefined): Promise<RbldnsdWrite
   const writer = new RbldnsdWriter({
     zone: zoneInfo(zone === undefined ? dnsbl : { ...dnsbl, zone }),
     config: app.config,
-    allows: await app.firewall.records.allows(),
+    exempt: (address) => app.firewall.exemption(address) !== undefined,
     now: Date.now(),
   });
   let after: string | undefined;

@@ -46,6 +46,7 @@
 import { hostname } from 'node:os';
 import type { FcrdnsChecker } from '../check/checker.js';
 import type { FirewallConfig } from '../config/schema.js';
+import type { NormalisedAddress } from '../check/address.js';
 import type { CheckResult } from '../check/types.js';
 import type {
   AllowEntry,
@@ -339,6 +340,19 @@ export class Firewall {
   hotListing(ip: string): { verdict: Listing['verdict']; recheckDueAt: number; rejectCount: number } | undefined {
     const entry = this.core.hot.listing(ip);
     return entry === undefined ? undefined : { verdict: entry.verdict, recheckDueAt: entry.recheckDueAt, rejectCount: entry.rejectCount };
+  }
+
+  /**
+   * exemption - why an address is never refused, from memory (no store, no DNS): the bypass range
+   * or the unexpired allow entry's range that holds it, or undefined. For fronts that answer
+   * without a decision (the DNSBL zone), so that an allow entry made on any node counts there as
+   * soon as it counts for decisions.
+   */
+  exemption(address: NormalisedAddress): { readonly kind: 'bypass' | 'allowlist'; readonly range: string } | undefined {
+    const bypass = this.core.checker.bypassRange(address);
+    if (bypass !== null) return { kind: 'bypass', range: bypass };
+    const allow = this.core.hot.matchAllow(address);
+    return allow === undefined ? undefined : { kind: 'allowlist', range: allow.range };
   }
 
   private onEvent(event: StoreEvent): void {

@@ -67,8 +67,6 @@ export const dnsblSchema = z
     liveDeadlineMs: z.number().int().min(100).max(60_000).default(3_000),
     /** Live mode: checks waiting at once; past this the answer is SERVFAIL at once. */
     liveMaxPendingCount: z.number().int().min(1).max(1_000_000).default(1_000),
-    /** How often the allowlist is re-read through the firewall (an allowlisted address is never listed). */
-    allowRefreshMs: z.number().int().min(100).max(3_600_000).default(5_000),
   })
   .prefault({});
 
@@ -96,7 +94,6 @@ export const DNSBL_DESCRIPTIONS = {
     'dnsbl.live': 'check addresses the firewall has not judged yet before answering',
     'dnsbl.liveDeadlineMs': 'live mode: deadline of that check; past it SERVFAIL',
     'dnsbl.liveMaxPendingCount': 'live mode: checks waiting at once; past it SERVFAIL',
-    'dnsbl.allowRefreshMs': 'how often the allowlist is re-read (allowlisted addresses are never listed)',
   },
 } as const;
 

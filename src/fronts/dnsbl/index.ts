@@ -78,17 +78,10 @@ export async function startDnsblFront(ctx: FrontContext): Promise<RunningFront |
   if (c.listen.length === 0) return undefined;
   const addresses = c.listen.map((value, i) => parseListen(value, `dnsbl.listen[${i}]`));
   const zone = zoneInfo(c);
-  const view = new ListingView({ firewall: ctx.firewall, config: ctx.config, logger: ctx.logger });
-  await view.start();
+  const view = new ListingView({ firewall: ctx.firewall, config: ctx.config });
   const responder = new Responder({ zone, view, config: c, metrics: ctx.metrics });
   const server = new DnsblServer({ responder, config: c, logger: ctx.logger, metrics: ctx.metrics });
-  let endpoints: string[];
-  try {
-    endpoints = await server.listen(addresses);
-  } catch (err) {
-    view.stop();
-    throw err;
-  }
+  const endpoints = await server.listen(addresses);
   ctx.logger.info({ front: 'dnsbl', event: 'START', zone: zone.name, live: c.live }, 'START');
   let stopped: Promise<void> | undefined;
   return {
@@ -97,7 +90,6 @@ export async function startDnsblFront(ctx: FrontContext): Promise<RunningFront |
     stop(): Promise<void> {
       stopped ??= (async () => {
         responder.stop();
-        view.stop();
         await server.close();
       })();
       return stopped;

@@ -3,7 +3,7 @@
  *   fronts/dnsbl/rbldnsd - active listings as rbldnsd data files (ip4set and ip6trie)
  *
  * SYNOPSIS
- *   const out = new RbldnsdWriter({ zone, config, now })
+ *   const out = new RbldnsdWriter({ zone, config, exempt, now })   exempt: Firewall.exemption(address) !== undefined
  *   out.add(listing): 4 | 6 | undefined        the family it went to; undefined = never listed
  *   out.ip4set(): string; out.ip6trie(): string; out.counts
  *
@@ -38,12 +38,11 @@
  *   The text is computed here; it is not rbldnsd's `$` template, so the file says exactly what
  *   the front says.
  */
-import { normaliseAddress } from '../../check/address.js';
-import { BypassList } from '../../check/bypass.js';
+import { normaliseAddress, type NormalisedAddress } from '../../check/address.js';
 import type { Config } from '../../config/schema.js';
-import type { AllowEntry, Listing } from '../../store/types.js';
+import type { Listing } from '../../store/types.js';
 import type { ZoneInfo } from './responder.js';
-import { CODE_BY_VERDICT, compileAllows, listedText, portalRootOf, TEST_POINT_LISTED, testEntryText, type AllowMatcher } from './view.js';
+import { CODE_BY_VERDICT, listedText, portalRootOf, TEST_POINT_LISTED, testEntryText } from './view.js';
 
 /** SOA timers, the same as the front's (responder.ts). */
 const SOA_REFRESH_S = 3_600;
@@ -56,7 +55,9 @@ const TEST_POINT_V6 = '::ffff:7f00:2';
 export interface RbldnsdWriterOptions {
   readonly zone: ZoneInfo;
   readonly config: Config;
-  readonly allows: readonly AllowEntry[];
+  /** True for an address never listed (a bypass range or an allow entry: Firewall.exemption). */
+  readonly exempt: (address: NormalisedAddress) => boolean;
+  /** The export's time (SOA serial and header), in milliseconds. */
   readonly now: number;
 }
 
@@ -67,9 +68,8 @@ function escapeText(text: string): string {
 export class RbldnsdWriter {
   private readonly zone: ZoneInfo;
   private readonly config: Config;
+  private readonly exempt: (address: NormalisedAddress) => boolean;
   private readonly now: number;
-  private readonly bypass: BypassList;
-  private readonly allows: AllowMatcher;
   private readonly organisation: string;
   private readonly portalRoot: string;
   private readonly v4: string[] = [];
@@ -79,9 +79,8 @@ export class RbldnsdWriter {
   constructor(options: RbldnsdWriterOptions) {
     this.zone = options.zone;
     this.config = options.config;
+    this.exempt = options.exempt;
     this.now = options.now;
-    this.bypass = new BypassList(options.config.check.bypass);
-    this.allows = compileAllows(options.allows, options.now);
     this.organisation = options.config.firewall.organisation.name;
     this.portalRoot = portalRootOf(options.config.firewall.portalUrl);
     const test = `:${TEST_POINT_LISTED}:${escapeText(testEntryText(this.organisation))}`;
@@ -102,7 +101,7 @@ export class RbldnsdWriter {
       this.skipped += 1;
       return undefined;
     }
-    if (address.ip === TEST_POINT_LISTED || this.bypass.match(address) !== null || this.allows.list.match(address) !== null) {
+    if (address.ip === TEST_POINT_LISTED || this.exempt(address)) {
       this.skipped += 1;
       return undefined;
     }

@@ -3,11 +3,9 @@
  *   fronts/dnsbl/view - what the zone says about one address: listed (with its code and text) or not
  *
  * SYNOPSIS
- *   const view = new ListingView({ firewall, config, logger })
- *   await view.start()                 first read of the allowlist (rejects if the store cannot be read)
+ *   const view = new ListingView({ firewall, config })
  *   view.lookup(address): Entry        synchronous: test points, bypass, allowlist, hot cache
  *   await view.judge(address, signal)  live mode: Firewall.decide, then the hot cache again
- *   view.stop()
  *
  * DESCRIPTION
  *   Listed means what the firewall's hot cache says (Firewall.hotListing: no store, no DNS), in
@@ -18,11 +16,9 @@
  *     4. an active listing in the hot cache: listed
  *     5. otherwise: `unjudged` (NXDOMAIN, or a live check in live mode)
  *
- *   The firewall's public surface says nothing synchronous about allow entries, so the view
- *   keeps its own matcher of them, read through the firewall's read views
- *   (firewall.records.allows()) at start and every dnsbl.allowRefreshMs; a failed refresh keeps
- *   the last list (ALLOW-REFRESH-ERROR). An operator's new allow entry therefore shows here
- *   within that period (decisions see it at once).
+ *   Steps 3 and 4 ask the firewall's memory (Firewall.exemption, Firewall.hotListing), the same
+ *   data its decisions use: an allow entry or a clear made on any node changes this zone's answer
+ *   as soon as it changes that node's decisions, and a bypass change by reload counts at once.
  *
  *   Codes (the A record), from the listing's verdict (Listing.verdict, store/types.ts):
  *     127.0.0.2  permerror: no usable PTR (reasons no-ptr: NXDOMAIN/NODATA for the PTR;
@@ -39,12 +35,10 @@
  *   `servfail`: a DNS failure never lists anybody.
  */
 import type { NormalisedAddress } from '../../check/address.js';
-import { BypassList } from '../../check/bypass.js';
 import type { Config } from '../../config/schema.js';
 import type { Firewall } from '../../firewall/index.js';
-import type { AllowEntry, Listing } from '../../store/types.js';
+import type { Listing } from '../../store/types.js';
 import type { AbortLike } from '../../util/abort.js';
-import type { Logger } from '../../util/log.js';
 import { printable } from '../../util/printable.js';
 
 export type ListedCode = '127.0.0.2' | '127.0.0.3' | '127.0.0.4';
@@ -86,71 +80,27 @@ export function portalRootOf(portalUrl: string): string {
   return portalUrl.endsWith('/') ? portalUrl.slice(0, -1) : portalUrl;
 }
 
-/** An allowlist matcher: unexpired entries whose range parses (the firewall logs the others). */
-export interface AllowMatcher {
-  readonly list: BypassList;
-  readonly entries: readonly AllowEntry[];
-  readonly nextExpiryAt: number;
-}
-
-export function compileAllows(entries: readonly AllowEntry[], now: number): AllowMatcher {
-  const ranges: string[] = [];
-  let nextExpiryAt = Number.POSITIVE_INFINITY;
-  for (const entry of entries) {
-    if (entry.expiresAt !== undefined && entry.expiresAt <= now) continue;
-    try {
-      new BypassList([entry.range]);
-    } catch {
-      continue; // the firewall logs ALLOW-INVALID for it; it never matches there either
-    }
-    ranges.push(entry.range);
-    if (entry.expiresAt !== undefined) nextExpiryAt = Math.min(nextExpiryAt, entry.expiresAt);
-  }
-  return { list: new BypassList(ranges), entries, nextExpiryAt };
-}
-
 export interface ListingViewOptions {
   readonly firewall: Firewall;
   readonly config: Config;
-  readonly logger: Logger;
 }
 
 export class ListingView {
   private readonly firewall: Firewall;
-  private readonly bypass: BypassList;
   private readonly organisation: string;
   private readonly portalRoot: string;
-  private readonly refreshMs: number;
-  private readonly logger: Logger;
-  private allows: AllowMatcher = compileAllows([], 0);
-  private timer: NodeJS.Timeout | undefined;
-  private refreshing = false;
 
   constructor(options: ListingViewOptions) {
     this.firewall = options.firewall;
-    this.bypass = new BypassList(options.config.check.bypass);
     this.organisation = options.config.firewall.organisation.name;
     this.portalRoot = portalRootOf(options.config.firewall.portalUrl);
-    this.refreshMs = options.config.dnsbl.allowRefreshMs;
-    this.logger = options.logger;
-  }
-
-  async start(): Promise<void> {
-    this.setAllows(await this.firewall.records.allows());
-    this.timer = setInterval(() => void this.refresh(), this.refreshMs);
-    this.timer.unref();
-  }
-
-  stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
-    this.timer = undefined;
   }
 
   lookup(address: NormalisedAddress): Entry {
     if (address.ip === TEST_POINT_LISTED) return { kind: 'listed', code: '127.0.0.2', text: testEntryText(this.organisation) };
     if (address.ip === TEST_POINT_UNLISTED) return { kind: 'not-listed', why: 'test-point' };
-    if (this.bypass.match(address) !== null) return { kind: 'not-listed', why: 'bypass' };
-    if (this.allowed(address)) return { kind: 'not-listed', why: 'allowlist' };
+    const exemption = this.firewall.exemption(address);
+    if (exemption !== undefined) return { kind: 'not-listed', why: exemption.kind };
     const listed = this.firewall.hotListing(address.ip);
     if (listed === undefined) return { kind: 'unjudged' };
     return { kind: 'listed', code: CODE_BY_VERDICT[listed.verdict], text: listedText(this.organisation, this.portalRoot, address.ip, listed.verdict) };
@@ -169,26 +119,5 @@ export class ListingView {
     if (verdict === 'temperror') return { kind: 'servfail', why: 'temperror' };
     const entry = this.lookup(address);
     return entry.kind === 'unjudged' ? { kind: 'not-listed', why: 'checked' } : entry;
-  }
-
-  private allowed(address: NormalisedAddress): boolean {
-    if (Date.now() >= this.allows.nextExpiryAt) this.setAllows(this.allows.entries);
-    return this.allows.list.match(address) !== null;
-  }
-
-  private setAllows(entries: readonly AllowEntry[]): void {
-    this.allows = compileAllows(entries, Date.now());
-  }
-
-  private async refresh(): Promise<void> {
-    if (this.refreshing) return;
-    this.refreshing = true;
-    try {
-      this.setAllows(await this.firewall.records.allows());
-    } catch (err) {
-      this.logger.warn({ front: 'dnsbl', event: 'ALLOW-REFRESH-ERROR', err: printable(err instanceof Error ? err.message : String(err)) }, 'ALLOW-REFRESH-ERROR');
-    } finally {
-      this.refreshing = false;
-    }
   }
 }
