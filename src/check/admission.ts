@@ -20,7 +20,8 @@
  *
  *   Every check has the same deadline, measured from the call, so waiting tickets expire in queue
  *   order: ONE timer, set for the oldest, turns every ticket past its deadline into
- *   `refuse(ticket, 'deadline')` without any DNS work. When `maxWaiting` already wait, a new ticket
+ *   `refuse(ticket, 'deadline')` without any DNS work. "Past its deadline" means with less than
+ *   `minRunMs` of it left: such a check would mostly end cut short, as a cached temperror. When `maxWaiting` already wait, a new ticket
  *   is refused at once (`'overload'`). `cancel` (the owner's answer to a caller's abort) takes a
  *   waiting ticket out (`'aborted'`); it does nothing to a ticket already started or refused.
  *
@@ -45,6 +46,12 @@ export interface AdmissionOptions<T extends Ticket> {
   readonly maxRunning: number;
   readonly maxWaiting: number;
   readonly deadlineMs: number;
+  /**
+   * A waiting ticket with less than this left of its deadline is refused ('deadline') rather than
+   * started: it could hardly finish, and a check cut short by its deadline ends as a (cached)
+   * temperror after spending queries.
+   */
+  readonly minRunMs: number;
   readonly now: () => number;
   /** Run the ticket's work; the slot is free again when the promise settles. Must not throw. */
   readonly start: (ticket: T, waitedMs: number) => Promise<unknown>;
@@ -131,7 +138,7 @@ export class Admission<T extends Ticket> {
 
   /** Refuse every waiter whose deadline has passed; they are at the head (FIFO, one deadline). */
   private expire(): void {
-    const cutoff = this.options.now() - this.options.deadlineMs;
+    const cutoff = this.options.now() - this.waitLimitMs();
     while (this.head < this.queue.length) {
       const first = this.queue[this.head];
       if (first !== undefined && first.queued && first.enqueuedAt > cutoff) break;
@@ -151,11 +158,16 @@ export class Admission<T extends Ticket> {
       if (t !== undefined && t.queued) first = t;
     }
     if (first === undefined) return;
-    const dueInMs = Math.max(0, first.enqueuedAt + this.options.deadlineMs - this.options.now());
+    const dueInMs = Math.max(0, first.enqueuedAt + this.waitLimitMs() - this.options.now());
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.drain();
     }, dueInMs + 1);
+  }
+
+  /** How long a ticket may wait: its deadline, less the least time worth running for. */
+  private waitLimitMs(): number {
+    return Math.max(0, this.options.deadlineMs - this.options.minRunMs);
   }
 
   private compact(): void {

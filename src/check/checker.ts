@@ -61,6 +61,9 @@ export interface CheckerStats {
   readonly cacheEntries: number;
 }
 
+/** A check is not started with less than this left of its deadline (see admission.ts). */
+const MIN_RUN_MS = 100;
+
 /** The options of a caller who gave none: one object, not one per call. */
 const NO_OPTIONS: CheckOptions = Object.freeze({});
 
@@ -140,6 +143,8 @@ export class FcrdnsChecker {
       maxRunning: options.config.maxRunningCount,
       maxWaiting: options.config.maxWaitingCount,
       deadlineMs: options.config.deadlineMs,
+      // At least a few DNS round trips: 100 ms, or a tenth of a shorter deadline.
+      minRunMs: Math.min(MIN_RUN_MS, options.config.deadlineMs / 10),
       now: this.now,
       start: (pending, waitedMs) => this.start(pending, waitedMs),
       refuse: (pending, why) => this.refuse(pending, why),

@@ -5,7 +5,7 @@
  * SYNOPSIS
  *   const backend = await connectBackend({ host, port, timeoutMs, header })
  *                                         connected, the PROXY header written; rejects on error/timeout
- *   relay(client, backend, { early, idleTimeoutMs, onEnd })
+ *   relay(client, backend, { onBanner, idleTimeoutMs, onEnd })
  *                                         pipe both ways until both sides are done
  *   proxyHeader(version, endpoints): Buffer | undefined
  *
@@ -14,9 +14,10 @@
  *   the client (the client socket is paused from the decision until the pipe starts), so the
  *   MTA knows the real client before it reads anything else (PROXY spec §5; Postfix reads it
  *   before its greeting). Client bytes wait until the backend has sent its first bytes (its
- *   220): a client that talks before the greeting is the gate's business (pregreet), and the
- *   MTA must not be shown bytes ahead of its own banner. Bytes the client sent before the
- *   greeting and the gate kept (pregreetAction ignore) go first, in order.
+ *   220): until then the session goes on reading the client itself (a client that talks before
+ *   the greeting is the gate's business: pregreet, a PROXY header from an untrusted source), and
+ *   the MTA is never shown bytes ahead of its own banner. At the banner, onBanner() hands over
+ *   the bytes the session kept (pregreetAction ignore); they go first, in order.
  *
  *   Then stream.pipe both ways: back-pressure (a slow reader pauses the other side), and an
  *   end on one side becomes end() on the other (half-close: `QUIT` then FIN from the client
@@ -41,8 +42,11 @@ export interface BackendTarget {
 }
 
 export interface RelayOptions {
-  /** Client bytes read before the hand-over, to send before the rest. */
-  readonly early: Buffer;
+  /**
+   * Called once, when the backend's first bytes (its banner) arrive: the caller stops reading the
+   * client and returns the client bytes it kept, which go to the backend before the rest.
+   */
+  readonly onBanner: () => Buffer;
   readonly idleTimeoutMs: number;
   readonly onEnd: (reason: RelayEnd) => void;
 }
@@ -108,8 +112,11 @@ export function relay(client: Socket, backend: Socket, options: RelayOptions): v
   client.setTimeout(options.idleTimeoutMs);
   client.on('timeout', () => cut('idle-timeout'));
   backend.once('data', () => {
-    if (options.early.length > 0) backend.write(options.early);
-    client.pipe(backend);
+    const early = options.onBanner();
+    if (early.length > 0) backend.write(early);
+    // The client may have sent its FIN while the gate was still reading it itself.
+    if (client.readableEnded) backend.end();
+    else client.pipe(backend);
   });
   backend.pipe(client);
   // The backend said nothing and closed: nothing of the client's will be read any more.

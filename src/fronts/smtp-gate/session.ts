@@ -12,8 +12,9 @@
  *   proxy       a trusted load balancer's connection: reading its PROXY header (proxyTimeoutMs)
  *   deciding    Firewall.decide(stage connect) in flight, and/or the pregreet wait running; the
  *               client has been sent nothing, and every byte it sends is a pregreet
- *   connecting  accepted: connecting to the backend, client paused
- *   relaying    bytes piped both ways (relay.ts) until both sides close
+ *   connecting  accepted: connecting to the backend; client bytes are still pregreet
+ *   relaying    the header is written; until the backend's banner the client's bytes are still
+ *               pregreet (read by the session), then piped both ways (relay.ts) until both close
  *   refused     the gate speaks SMTP (dialogue.ts), reading the next command
  *   answering   refused, a RCPT decision in flight, client paused
  *   closing     end() sent; input discarded until the client closes or commandTimeoutMs
@@ -119,6 +120,9 @@ export class GateSession {
   private decisionFailed = false;
   private waiting = false;
   private reader: CommandReader | undefined;
+  /** The backend connection once connected; the backend's banner has arrived (the pipe owns the client). */
+  private upstream: Socket | undefined;
+  private bannerSeen = false;
   private dialogue: RefusedDialogue | undefined;
   private timers = new Set<NodeJS.Timeout>();
   private commandTimer: NodeJS.Timeout | undefined;
@@ -243,6 +247,9 @@ export class GateSession {
       case 'connecting':
         this.onEarlyBytes(chunk);
         return;
+      case 'relaying':
+        if (!this.bannerSeen) this.onEarlyBytes(chunk);
+        return;
       case 'refused':
       case 'answering':
         this.reader?.push(chunk);
@@ -312,13 +319,13 @@ export class GateSession {
     this.state = 'closing';
     this.clearTimers();
     this.socket.destroy();
+    this.upstream?.destroy();
   }
 
   // ---------------------------------------------------------------- accepted: relay
 
   private handOver(): void {
     this.state = 'connecting';
-    this.socket.pause();
     this.count('accept');
     const { backend, proxy, backendConnectTimeoutMs, relayIdleTimeoutMs } = this.config;
     const [host, port] = splitHostPort(backend);
@@ -337,15 +344,20 @@ export class GateSession {
           return;
         }
         this.state = 'relaying';
+        this.upstream = upstream;
         this.clearTimers();
-        this.socket.off('data', this.onDataBound);
         if (this.options.logger.isLevelEnabled('debug')) this.options.logger.debug(this.fields({ event: 'HANDOFF', ip: this.peer.ip, backend }), 'handed to the backend');
         relay(this.socket, upstream, {
-          early: Buffer.concat(this.early),
+          onBanner: () => {
+            this.bannerSeen = true;
+            this.socket.off('data', this.onDataBound);
+            const early = Buffer.concat(this.early);
+            this.early = [];
+            return early;
+          },
           idleTimeoutMs: relayIdleTimeoutMs,
           onEnd: (reason) => this.count(`relay-${reason}`),
         });
-        this.early = [];
       },
       (err: unknown) => {
         if (this.state !== 'connecting') return;
@@ -507,6 +519,8 @@ export class GateSession {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.state = 'closing';
     this.clearTimers();
+    // Dropped before the backend's banner: the MTA's half of the session goes too.
+    if (!this.bannerSeen) this.upstream?.destroy();
     this.socket.end();
     this.socket.resume();
     this.timer(this.config.commandTimeoutMs, () => this.socket.destroy());

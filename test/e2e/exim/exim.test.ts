@@ -55,7 +55,7 @@ describe('Exim ${readsocket} → BlockSmith policy service (mode exim)', () => {
     data = await tempDir('exim-policy');
     const configFile = join(data.path, 'blocksmith.yaml');
     await writeFile(configFile, replaceOnce(await docSnippet('exim.md', 'blocksmith-exim'), DOC_POLICY, '127.0.0.1:0'));
-    node = await startNode({ name: 'blocksmith', configFile, args: ['--data', data.path, '--resolver', resolver(), '--bypass', 'none'] });
+    node = await startNode({ name: 'blocksmith', configFile, args: ['--data', data.path, '--resolver', resolver(), '--bypass', 'none', '--http', 'none'] });
     const policy = node.endpoint('policy');
     const acl = replaceOnce(await docSnippet('exim.md', 'exim-policy-acl'), `inet:${DOC_POLICY}`, `inet:${policy.host}:${policy.port}`);
     exim = await startExim({ rcptAcl: acl });

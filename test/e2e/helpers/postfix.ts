@@ -68,6 +68,11 @@ export interface PostfixOptions {
    * haproxy`): the readiness probe then sends a v1 header before it waits for the 220.
    */
   readonly upstreamProxy?: boolean;
+  /**
+   * The test turns on smtpd TLS in mainCf: master.cf then gets Postfix's `tlsmgr` service too
+   * (without it smtpd logs "no entropy for TLS key generation" and answers STARTTLS with 454).
+   */
+  readonly tls?: boolean;
 }
 
 export interface Postfix {
@@ -171,7 +176,7 @@ function harnessMainCf(dir: string, port: number): string {
   ].join('\n');
 }
 
-function harnessMasterCf(port: number, nobody: { uid: number; gid: number }): { master: string; main: string } {
+function harnessMasterCf(port: number, nobody: { uid: number; gid: number }, tls = false): { master: string; main: string } {
   const master = [
     '# service type private unpriv chroot wakeup maxproc command',
     `127.0.0.1:${port} inet n - n - - smtpd`,
@@ -192,6 +197,7 @@ function harnessMasterCf(port: number, nobody: { uid: number; gid: number }): { 
     'virtual   unix - n n - - virtual',
     'showq     unix n - n - - showq',
     'postlog   unix-dgram n - n - 1 postlogd',
+    ...(tls ? ['tlsmgr    unix - - n 1000? 1 tlsmgr'] : []),
     '',
   ].join('\n');
   const main = [`virtual_uid_maps = static:${nobody.uid}`, `virtual_gid_maps = static:${nobody.gid}`, ''].join('\n');
@@ -252,7 +258,7 @@ export async function startPostfix(options: PostfixOptions): Promise<Postfix> {
   await chown(join(dir, 'mail'), nobody.uid, nobody.gid);
 
   const port = await freePort();
-  const tables = harnessMasterCf(port, nobody);
+  const tables = harnessMasterCf(port, nobody, options.tls === true);
   await writeFile(join(etc, 'main.cf'), `${harnessMainCf(dir, port)}${tables.main}\n# The configuration under test\n${options.mainCf.trimEnd()}\n`);
   await writeFile(join(etc, 'master.cf'), tables.master);
   const logPath = join(dir, 'maillog');

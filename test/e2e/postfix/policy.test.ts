@@ -37,7 +37,7 @@ describe('Postfix check_policy_service → BlockSmith policy service', () => {
     node = await startNode({
       name: 'blocksmith',
       configFile,
-      args: ['--data', data.path, '--resolver', dns.server.resolver4, '--bypass', 'none'],
+      args: ['--data', data.path, '--resolver', dns.server.resolver4, '--bypass', 'none', '--http', 'none'],
     });
     const policy = node.endpoint('policy');
     const mainCf = replaceOnce(await docSnippet('postfix.md', 'postfix-policy'), `inet:${DOC_POLICY}`, `inet:${policy.host}:${policy.port}`);

@@ -30,7 +30,7 @@ interface Harness {
   ticket(name: string): TestTicket;
 }
 
-function harness(options: { maxRunning: number; maxWaiting: number; deadlineMs: number; now: () => number }, start?: (t: TestTicket) => Promise<unknown>): Harness {
+function harness(options: { maxRunning: number; maxWaiting: number; deadlineMs: number; minRunMs: number; now: () => number }, start?: (t: TestTicket) => Promise<unknown>): Harness {
   const started: string[] = [];
   const refused: string[] = [];
   const admission = new Admission<TestTicket>({
@@ -58,7 +58,7 @@ const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 describe('Admission', () => {
   test('runs at most maxRunning at once, the rest in FIFO order, reporting the time waited', async () => {
     let clock = 0;
-    const h = harness({ maxRunning: 2, maxWaiting: 10, deadlineMs: 10_000, now: () => clock });
+    const h = harness({ maxRunning: 2, maxWaiting: 10, deadlineMs: 10_000, minRunMs: 0, now: () => clock });
     const tickets = ['a', 'b', 'c', 'd', 'e'].map((n) => h.ticket(n));
     for (const t of tickets) h.admission.submit(t);
     assert.deepEqual(h.started, ['a', 'b']);
@@ -84,7 +84,7 @@ describe('Admission', () => {
   });
 
   test('a waiter past its deadline is refused without running; one timer serves the queue', async () => {
-    const h = harness({ maxRunning: 1, maxWaiting: 10, deadlineMs: 30, now: Date.now });
+    const h = harness({ maxRunning: 1, maxWaiting: 10, deadlineMs: 30, minRunMs: 0, now: Date.now });
     const first = h.ticket('first');
     h.admission.submit(first);
     const late = ['x', 'y', 'z'].map((n) => h.ticket(n));
@@ -100,7 +100,7 @@ describe('Admission', () => {
 
   test('a waiter whose deadline passed while the queue was busy is refused when a slot frees, not started', async () => {
     let clock = 0;
-    const h = harness({ maxRunning: 1, maxWaiting: 10, deadlineMs: 100, now: () => clock });
+    const h = harness({ maxRunning: 1, maxWaiting: 10, deadlineMs: 100, minRunMs: 0, now: () => clock });
     const first = h.ticket('first');
     h.admission.submit(first);
     const old = h.ticket('old');
@@ -115,8 +115,27 @@ describe('Admission', () => {
     fresh.gate.resolve();
   });
 
+  test('a waiter with less than minRunMs of its deadline left is refused, not started with a sliver of time', async () => {
+    let clock = 0;
+    const h = harness({ maxRunning: 1, maxWaiting: 10, deadlineMs: 100, minRunMs: 10, now: () => clock });
+    const first = h.ticket('first');
+    h.admission.submit(first);
+    const tooLate = h.ticket('tooLate'); // asked at 0
+    clock = 5;
+    const inTime = h.ticket('inTime'); // asked at 5
+    h.admission.submit(tooLate);
+    h.admission.submit(inTime);
+    clock = 92; // tooLate has 8 ms left, inTime 13 ms
+    first.gate.resolve();
+    await tick();
+    assert.deepEqual(h.refused, ['tooLate:deadline']);
+    assert.deepEqual(h.started, ['first', 'inTime']);
+    assert.equal(inTime.startedAfterMs, 87);
+    inTime.gate.resolve();
+  });
+
   test('past maxWaiting a ticket is refused at once as overload', async () => {
-    const h = harness({ maxRunning: 1, maxWaiting: 2, deadlineMs: 10_000, now: Date.now });
+    const h = harness({ maxRunning: 1, maxWaiting: 2, deadlineMs: 10_000, minRunMs: 0, now: Date.now });
     const tickets = ['a', 'b', 'c', 'd'].map((n) => h.ticket(n));
     for (const t of tickets) h.admission.submit(t);
     assert.deepEqual(h.refused, ['d:overload']);
@@ -128,7 +147,7 @@ describe('Admission', () => {
   });
 
   test('a cancelled waiter leaves the queue; the others go on; cancel after start does nothing', async () => {
-    const h = harness({ maxRunning: 1, maxWaiting: 10, deadlineMs: 10_000, now: Date.now });
+    const h = harness({ maxRunning: 1, maxWaiting: 10, deadlineMs: 10_000, minRunMs: 0, now: Date.now });
     const [first, cancelled, third] = ['first', 'cancelled', 'third'].map((n) => h.ticket(n)) as [TestTicket, TestTicket, TestTicket];
     for (const t of [first, cancelled, third]) h.admission.submit(t);
     h.admission.cancel(cancelled);
@@ -144,7 +163,7 @@ describe('Admission', () => {
   });
 
   test('work that rejects or throws frees its slot', async () => {
-    const h = harness({ maxRunning: 1, maxWaiting: 10, deadlineMs: 10_000, now: Date.now }, (t) => {
+    const h = harness({ maxRunning: 1, maxWaiting: 10, deadlineMs: 10_000, minRunMs: 0, now: Date.now }, (t) => {
       if (t.name === 'throws') throw new Error('sync boom');
       if (t.name === 'rejects') return Promise.reject(new Error('boom'));
       return Promise.resolve();
@@ -157,7 +176,7 @@ describe('Admission', () => {
   });
 
   test('20,000 waiting tickets drain in order through a bounded number of runs', async () => {
-    const h = harness({ maxRunning: 8, maxWaiting: 100_000, deadlineMs: 60_000, now: Date.now }, () => Promise.resolve());
+    const h = harness({ maxRunning: 8, maxWaiting: 100_000, deadlineMs: 60_000, minRunMs: 0, now: Date.now }, () => Promise.resolve());
     let peak = 0;
     const count = 20_000;
     for (let i = 0; i < count; i++) h.admission.submit(h.ticket(String(i)));
