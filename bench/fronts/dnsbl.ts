@@ -3,6 +3,7 @@
  *   bench/fronts/dnsbl - BlockSmith's DNSBL zone against rbldnsd, side by side, one run
  *
  * SYNOPSIS
+ *   bash bench/fronts/install.sh      # postfwd, rbldnsd, dnsperf from Debian's packages
  *   npm run bench:fronts:dnsbl
  *
  * DESCRIPTION
@@ -15,7 +16,7 @@
  *   Rounds alternate the two; figures are medians. Answers are checked once per server with a
  *   listed and an unlisted name before the load.
  */
-import { writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchIp } from '../firewall/support.js';
 import { dataDirWithListings, freePort, median, removeDir, runCommand, startDnsServer, stopChild } from './support.js';
@@ -36,6 +37,7 @@ const dns = await startDnsServer();
 console.log(`filling a store with ${LISTED} listings…`);
 const dataDir = await dataDirWithListings(listed);
 const bin = new URL('../../src/cli/bin.js', import.meta.url).pathname;
+chmodSync(dataDir, 0o755); // rbldnsd drops to nobody before it reads its data file
 
 // rbldnsd's data, from BlockSmith's own export of the same store.
 const exported = await runCommand(process.execPath, [bin, 'export', 'rbldnsd', '--data', dataDir, '--zone', ZONE, '--out', join(dataDir, 'rbldnsd.data')]);
@@ -67,7 +69,8 @@ async function dig(port: number, name: string, type = 'A'): Promise<string> {
 async function waitForAnswer(port: number, what: string): Promise<void> {
   const until = Date.now() + 120_000;
   const name = `${reverse(listed[0]!)}.${ZONE}`;
-  while ((await dig(port, name)) === '') {
+  // Until the listed name answers 127.0.0.x (dig prints errors on stdout too).
+  while (!/^127\.0\.0\.\d+$/.test(await dig(port, name))) {
     if (Date.now() > until) throw new Error(`${what} does not answer for ${name}`);
     await new Promise((r) => setTimeout(r, 500));
   }
