@@ -10,7 +10,6 @@
 import type { Config } from '../config/schema.js';
 import type { Firewall } from '../firewall/index.js';
 import type { Csrf } from './csrf.js';
-import type { RangeMatcher } from './ranges.js';
 import type { VisitorLimits } from './limits.js';
 import type { Texts } from './texts.js';
 
@@ -19,7 +18,6 @@ export interface Portal {
   readonly config: Config;
   readonly t: Texts;
   readonly now: () => number;
-  readonly bypass: RangeMatcher;
   readonly csrf: Csrf;
   readonly limits: VisitorLimits;
   /** firewall.organisation.name */

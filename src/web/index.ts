@@ -52,7 +52,6 @@ import { statsRoutes } from './pages/stats.js';
 import { testRoutes } from './pages/test.js';
 import { unblockRoutes } from './pages/unblock.js';
 import { whitelistRoutes } from './pages/whitelist.js';
-import { RangeMatcher } from './ranges.js';
 import { sendError } from './respond.js';
 import { texts } from './texts.js';
 
@@ -75,7 +74,6 @@ export function makePortal(opts: ApiPluginOptions): Portal {
     config,
     t: texts('en'),
     now: opts.now,
-    bypass: new RangeMatcher(config.check.bypass),
     csrf: new Csrf({ ttlMs: config.portal.csrfTokenTtlMs, now: opts.now }),
     limits: new VisitorLimits(config.http, opts.now),
     org: config.firewall.organisation.name,

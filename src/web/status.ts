@@ -16,7 +16,7 @@ import type { DecisionReason } from '../firewall/index.js';
 import { stepWords } from '../firewall/index.js';
 import type { Evidence, Listing } from '../store/types.js';
 import type { Portal } from './context.js';
-import { RangeMatcher } from './ranges.js';
+import { normaliseAddress } from '../check/address.js';
 
 /** Shape of a reference in `?r=` (Crockford base32, as firewall/reference.ts makes them; case-insensitive input). */
 export const REF_PATTERN = /^[0-9A-Za-z]{4,16}$/;
@@ -46,16 +46,15 @@ const NEVER = Number.MAX_SAFE_INTEGER;
 export async function addressStatus(portal: Portal, ip: string, family: 4 | 6, rawRef: unknown): Promise<AddressStatus> {
   const { firewall } = portal;
   const ref = typeof rawRef === 'string' && REF_PATTERN.test(rawRef) ? rawRef.toUpperCase() : undefined;
-  const [listing, allows, evidence] = await Promise.all([
+  const [listing, evidence] = await Promise.all([
     firewall.records.listing(ip),
-    firewall.records.allows(),
     ref === undefined ? Promise.resolve(undefined) : firewall.records.evidence(ref),
   ]);
   const hot = firewall.hotListing(ip);
-  const now = portal.now();
-  const live = allows.filter((a) => a.expiresAt === undefined || a.expiresAt > now);
-  const allowRange = new RangeMatcher(live.map((a) => a.range)).match(ip);
-  const bypassRange = portal.bypass.match(ip);
+  // From the firewall's memory, as its decisions see it (no store read of the whole allowlist).
+  const exemption = firewall.exemption(normaliseAddress(ip));
+  const allowRange = exemption?.kind === 'allowlist' ? exemption.range : undefined;
+  const bypassRange = exemption?.kind === 'bypass' ? exemption.range : undefined;
   const refEvidence = evidence !== undefined && evidence.ip === ip ? evidence : undefined;
   const active = listing?.state === 'active' || hot !== undefined;
   const verdict = hot?.verdict ?? listing?.verdict;

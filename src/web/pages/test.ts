@@ -21,7 +21,8 @@ import type { Portal } from '../context.js';
 import { fixFor, soaFromExchanges } from '../fix.js';
 import { dnsText, html, type Html } from '../html.js';
 import { readIp, sendBadAddress, sendError, sendPage, takeLimit } from '../respond.js';
-import { RangeMatcher, isReserved } from '../ranges.js';
+import { normaliseAddress } from '../../check/address.js';
+import { isReserved } from '../ranges.js';
 import { cacheSeconds, renderTrace } from '../trace.js';
 import { testPath } from './ip.js';
 
@@ -102,13 +103,12 @@ export function testRoutes(app: FastifyInstance, portal: Portal): void {
     const parsed = readIp(request.params.ip);
     if (!parsed.ok) return sendBadAddress(reply, portal, parsed.why);
     if (!portal.config.portal.testReservedTargets && isReserved(parsed.ip)) return sendError(reply, portal, 422, t.test.reserved(parsed.ip));
-    const range = portal.bypass.match(parsed.ip);
-    if (range !== undefined) return sendError(reply, portal, 422, t.test.bypassedTarget(parsed.ip, range));
+    // From the firewall's memory, as its decisions see it (bypass ranges as reloaded, allow entries).
+    const exemption = portal.firewall.exemption(normaliseAddress(parsed.ip));
+    if (exemption?.kind === 'bypass') return sendError(reply, portal, 422, t.test.bypassedTarget(parsed.ip, exemption.range));
     if (!takeLimit(request, reply, portal, 'check')) return reply;
     const result = await portal.firewall.test(parsed.ip, { signal: visitorGone(reply) });
-    const now = portal.now();
-    const allows = (await portal.firewall.records.allows()).filter((a) => a.expiresAt === undefined || a.expiresAt > now);
-    const allowRange = new RangeMatcher(allows.map((a) => a.range)).match(parsed.ip);
+    const allowRange = exemption?.kind === 'allowlist' ? exemption.range : undefined;
     return sendPage(reply, portal, t.test.title(parsed.ip), renderTestPage(portal, result, allowRange));
   });
 }
