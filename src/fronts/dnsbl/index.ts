@@ -39,7 +39,9 @@
  *   `bl.example.net=127.0.0.[2..4]`, Postfix `reject_rbl_client bl.example.net=127.0.0.2`) can
  *   weight the reasons apart.
  *
- *   What a query becomes is tabled in responder.ts; framing and limits in server.ts; the rate
+ *   What a query becomes is tabled in responder.ts; its bytes are written by wire.ts (by hand:
+ *   the per-query cost; dns-packet in render.ts is the reference and fallback, and the tests hold
+ *   the two to the same decoded message); framing and limits in server.ts; the rate
  *   limiter (UDP: drop, with every rateLimitSlipCount-th answer sent as TC=1) in rate-limit.ts.
  *   A query whose QR bit is set (a response) is never answered, so the zone cannot be used to
  *   bounce packets between servers; a malformed one gets FORMERR or nothing, never a crash.

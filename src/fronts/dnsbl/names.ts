@@ -45,30 +45,76 @@ export function zoneLabels(zone: string): string[] {
   return trimmed === '' ? [] : asciiLower(trimmed).split('.');
 }
 
-const DECIMAL_OCTET = /^(?:0|[1-9][0-9]{0,2})$/;
-const NIBBLE = /^[0-9a-fA-F]$/;
+const CHAR_0 = 0x30;
+const CHAR_9 = 0x39;
+const CHAR_UPPER_A = 0x41;
+const CHAR_UPPER_Z = 0x5a;
+const CHAR_LOWER_A = 0x61;
+const CHAR_LOWER_F = 0x66;
+const ASCII_CASE_BIT = 0x20;
+const DECIMAL_RADIX = 10;
 
-function isOctet(label: string): boolean {
-  return DECIMAL_OCTET.test(label) && Number(label) <= OCTET_MAX;
+/**
+ * octetValue - 0-255 for a decimal label without leading zeros (RFC 5782 §2.1), else -1.
+ * By character codes: this runs for every label of every query.
+ */
+function octetValue(label: string): number {
+  const n = label.length;
+  if (n === 0 || n > 3) return -1;
+  if (n > 1 && label.charCodeAt(0) === CHAR_0) return -1;
+  let value = 0;
+  for (let i = 0; i < n; i++) {
+    const c = label.charCodeAt(i);
+    if (c < CHAR_0 || c > CHAR_9) return -1;
+    value = value * DECIMAL_RADIX + (c - CHAR_0);
+  }
+  return value <= OCTET_MAX ? value : -1;
+}
+
+/** isNibble - one hex digit, either case. */
+function isNibble(label: string): boolean {
+  if (label.length !== 1) return false;
+  const c = label.charCodeAt(0) | ASCII_CASE_BIT;
+  return (c >= CHAR_0 && c <= CHAR_9) || (c >= CHAR_LOWER_A && c <= CHAR_LOWER_F);
+}
+
+/** sameLabel - `label` equals the lower-case `zoneLabel`, A-Z folded only (RFC 4343). */
+function sameLabel(label: string, zoneLabel: string): boolean {
+  if (label.length !== zoneLabel.length) return false;
+  for (let i = 0; i < label.length; i++) {
+    let c = label.charCodeAt(i);
+    if (c >= CHAR_UPPER_A && c <= CHAR_UPPER_Z) c |= ASCII_CASE_BIT;
+    if (c !== zoneLabel.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 export function locate(labels: readonly string[], zone: readonly string[]): Location {
   if (labels.length < zone.length) return { kind: 'outside' };
   const offset = labels.length - zone.length;
   for (let i = 0; i < zone.length; i++) {
-    if (asciiLower(labels[offset + i] ?? '') !== zone[i]) return { kind: 'outside' };
+    if (!sameLabel(labels[offset + i] ?? '', zone[i] ?? '')) return { kind: 'outside' };
   }
   if (offset === 0) return { kind: 'apex' };
-  const below = labels.slice(0, offset);
-  if (below.every(isOctet)) {
-    if (below.length === IPV4_LABELS) return { kind: 'address', address: normaliseAddress([...below].reverse().join('.')) };
-    if (below.length < IPV4_LABELS) return { kind: 'partial' };
+  if (offset <= IPV4_LABELS) {
+    // Reversed: the first label is the last octet. Decimal labels without leading zeros are
+    // already the canonical text, so the address is built here without normaliseAddress.
+    const bytes = new Uint8Array(IPV4_LABELS);
+    let octets = true;
+    for (let i = 0; i < offset && octets; i++) {
+      const v = octetValue(labels[i] ?? '');
+      if (v < 0) octets = false;
+      else bytes[IPV4_LABELS - 1 - i] = v;
+    }
+    if (octets) {
+      if (offset < IPV4_LABELS) return { kind: 'partial' };
+      return { kind: 'address', address: { ip: `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`, family: 4, bytes } };
+    }
   }
-  if (below.every((l) => NIBBLE.test(l))) {
-    if (below.length === IPV6_LABELS) return { kind: 'address', address: normaliseAddress(nibblesToText(below)) };
-    if (below.length < IPV6_LABELS) return { kind: 'partial' };
-  }
-  return { kind: 'other' };
+  if (offset > IPV6_LABELS) return { kind: 'other' };
+  for (let i = 0; i < offset; i++) if (!isNibble(labels[i] ?? '')) return { kind: 'other' };
+  if (offset < IPV6_LABELS) return { kind: 'partial' };
+  return { kind: 'address', address: normaliseAddress(nibblesToText(labels.slice(0, offset))) };
 }
 
 /** nibblesToText - 32 reversed nibble labels → full IPv6 text (normalised by the caller). */

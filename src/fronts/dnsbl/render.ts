@@ -14,11 +14,15 @@
  *   only (RFC 1035 §4.2.1, RFC 2181 §9): the client asks again over TCP.
  *
  *   RA is never set (authoritative only); RD is copied (RFC 1035 §4.1.1).
+ *
+ *   The bytes are written by wire.ts (by hand, the fast path); dns-packet (encodePacket) is the
+ *   reference and the fallback for any record wire.ts does not write.
  */
 import dnsPacket from 'dns-packet';
 import type { Answer, Packet } from 'dns-packet';
 import { HEADER_BYTES } from './parser.js';
 import type { Reply } from './responder.js';
+import { encodeWire } from './wire.js';
 
 /** The classic UDP limit without EDNS (RFC 1035 §2.3.4). */
 export const UDP_PLAIN_BYTES = 512;
@@ -32,6 +36,11 @@ export function udpLimit(reply: Reply): number {
 }
 
 function encode(reply: Reply, truncated: boolean): Buffer {
+  return encodeWire(reply, truncated) ?? encodePacket(reply, truncated);
+}
+
+/** encodePacket - the reference encoder (dns-packet), for what wire.ts does not write. */
+export function encodePacket(reply: Reply, truncated: boolean): Buffer {
   let flags = reply.rcode & RCODE_LOW_BITS;
   if (reply.aa) flags |= dnsPacket.AUTHORITATIVE_ANSWER;
   if (reply.rd) flags |= dnsPacket.RECURSION_DESIRED;

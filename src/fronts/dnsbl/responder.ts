@@ -128,9 +128,9 @@ export class Responder {
   private query(parsed: Extract<ParsedQuery, { kind: 'query' }>): Reply | Promise<Reply> {
     const { question } = parsed;
     const edns = parsed.edns === undefined ? undefined : { udpBytes: Math.min(Math.max(parsed.edns.udpBytes, 512), this.config.ednsUdpBytes) };
-    const base = { id: parsed.id, rd: parsed.rd, question, edns };
+    // A plain literal, not a spread of a shared base: this runs for every query.
     const reply = (rcode: number, aa: boolean, event: ReplyEvent, answers: Answer[] = [], authorities: Answer[] = []): Reply =>
-      this.count({ ...base, rcode, aa, event, answers, authorities });
+      this.count({ id: parsed.id, rd: parsed.rd, aa, rcode, question, answers, authorities, edns, event });
 
     if (parsed.edns !== undefined && parsed.edns.version > 0) return reply(RCODE.BADVERS, false, 'badvers');
     if (question.qclass !== QCLASS_IN && question.qclass !== QCLASS_ANY) return reply(RCODE.REFUSED, false, 'refused');
@@ -138,7 +138,8 @@ export class Responder {
     if (where.kind === 'outside') return reply(RCODE.REFUSED, false, 'refused');
     if (question.qtype === QTYPE.AXFR || question.qtype === QTYPE.IXFR) return reply(RCODE.REFUSED, false, 'refused');
     const owner = question.labels.join('.');
-    const negative = [this.soa(this.zone.name, this.config.negativeTtlS)];
+    // Built only when a negative answer needs it: a listed A answer does not.
+    const negative = (): Answer[] => [this.soa(this.zone.name, this.config.negativeTtlS)];
     switch (where.kind) {
       case 'apex': {
         const answers: Answer[] = [];
@@ -146,20 +147,20 @@ export class Responder {
         if (question.qtype === QTYPE.NS || question.qtype === QTYPE.ANY) {
           for (const ns of this.zone.ns) answers.push({ type: 'NS', name: owner, ttl: this.config.apexTtlS, data: ns });
         }
-        return answers.length > 0 ? reply(RCODE.NOERROR, true, 'apex', answers) : reply(RCODE.NOERROR, true, 'nodata', [], negative);
+        return answers.length > 0 ? reply(RCODE.NOERROR, true, 'apex', answers) : reply(RCODE.NOERROR, true, 'nodata', [], negative());
       }
       case 'partial':
-        return reply(RCODE.NOERROR, true, 'nodata', [], negative);
+        return reply(RCODE.NOERROR, true, 'nodata', [], negative());
       case 'other':
-        return reply(RCODE.NXDOMAIN, true, 'nxdomain', [], negative);
+        return reply(RCODE.NXDOMAIN, true, 'nxdomain', [], negative());
       case 'address': {
         const render = (entry: Entry): Reply => {
           if (entry.kind === 'servfail') return reply(RCODE.SERVFAIL, false, 'servfail');
-          if (entry.kind !== 'listed') return reply(RCODE.NXDOMAIN, true, 'nxdomain', [], negative);
+          if (entry.kind !== 'listed') return reply(RCODE.NXDOMAIN, true, 'nxdomain', [], negative());
           const ttl = this.config.listedTtlS;
           if (question.qtype === QTYPE.A || question.qtype === QTYPE.ANY) return reply(RCODE.NOERROR, true, 'listed', [{ type: 'A', name: owner, ttl, data: entry.code }]);
           if (question.qtype === QTYPE.TXT) return reply(RCODE.NOERROR, true, 'listed', [{ type: 'TXT', name: owner, ttl, data: txtStrings(entry.text) }]);
-          return reply(RCODE.NOERROR, true, 'nodata', [], negative);
+          return reply(RCODE.NOERROR, true, 'nodata', [], negative());
         };
         const entry = this.view.lookup(where.address);
         if (entry.kind !== 'unjudged' || !this.config.live) return render(entry);

@@ -31,6 +31,7 @@
  *   rate-limited-drop, rate-limited-slip, tcp-open, tcp-refused, tcp-idle, tcp-oversize.
  */
 import dgram from 'node:dgram';
+import dns from 'node:dns';
 import net from 'node:net';
 import { BlockSmithError } from '../../errors.js';
 import type { DnsblConfig } from '../../config/schema.js';
@@ -52,6 +53,17 @@ export interface DnsblServerOptions {
   readonly config: DnsblConfig;
   readonly logger: Logger;
   readonly metrics: Metrics;
+}
+
+/**
+ * literalLookup - dgram's address lookup: an IP literal (every reply goes to rinfo.address, and
+ * binds are to listen addresses) is handed back at once. dns.lookup would defer even a literal
+ * to the next tick, a measured third of the cost of each send; anything else still goes to it.
+ */
+function literalLookup(hostname: string, options: dns.LookupOneOptions, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const family = net.isIP(hostname);
+  if (family !== 0) callback(null, hostname, family);
+  else dns.lookup(hostname, options, callback);
 }
 
 function errorText(err: unknown): string {
@@ -124,7 +136,7 @@ export class DnsblServer {
   }
 
   private bindUdp(address: ListenAddress): Promise<dgram.Socket> {
-    const socket = dgram.createSocket({ type: net.isIPv6(address.host) ? 'udp6' : 'udp4' });
+    const socket = dgram.createSocket({ type: net.isIPv6(address.host) ? 'udp6' : 'udp4', lookup: literalLookup });
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => {
         socket.close();
@@ -172,23 +184,28 @@ export class DnsblServer {
     }
     const out = safeRespond(this.responder, parsed, this.logger);
     if (out === undefined) return;
-    const send = (reply: Reply): void => {
-      try {
-        this.sendUdp(socket, renderReply(reply, udpLimit(reply)), rinfo);
-      } catch (err) {
-        this.logger.error({ front: 'dnsbl', event: 'BUG', err: errorText(err) }, 'BUG');
-      }
-    };
-    if (out instanceof Promise) void out.then(send);
-    else send(out);
+    // The common case (no live check) answers synchronously: no closure, no promise.
+    if (out instanceof Promise) void out.then((reply) => this.sendReply(socket, reply, rinfo));
+    else this.sendReply(socket, out, rinfo);
+  }
+
+  private sendReply(socket: dgram.Socket, reply: Reply, rinfo: dgram.RemoteInfo): void {
+    try {
+      this.sendUdp(socket, renderReply(reply, udpLimit(reply)), rinfo);
+    } catch (err) {
+      this.logger.error({ front: 'dnsbl', event: 'BUG', err: errorText(err) }, 'BUG');
+    }
   }
 
   private sendUdp(socket: dgram.Socket, bytes: Buffer, rinfo: dgram.RemoteInfo): void {
     if (this.closed) return;
-    socket.send(bytes, rinfo.port, rinfo.address, (err) => {
-      if (err) this.logger.debug({ front: 'dnsbl', event: 'SOCKET-ERROR', err: errorText(err) }, 'SOCKET-ERROR');
-    });
+    socket.send(bytes, rinfo.port, rinfo.address, this.onSent);
   }
+
+  /** One callback for every send, not a closure per datagram. */
+  private readonly onSent = (err: Error | null): void => {
+    if (err) this.logger.debug({ front: 'dnsbl', event: 'SOCKET-ERROR', err: errorText(err) }, 'SOCKET-ERROR');
+  };
 
   // ---- TCP
 

@@ -4,6 +4,7 @@
  */
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 import dnsPacket from 'dns-packet';
 import type { DecodedPacket } from 'dns-packet';
 import { rcodeOf } from '../../../../src/dns/transport.js';
@@ -67,6 +68,23 @@ describe('dnsbl front: answers', () => {
       assert.ok(text.endsWith(`see ${PORTAL}/ip/${ip}`), text);
     }
     assert.ok(run.events.includes('dnsbl:listed'));
+  });
+
+  test('an IPv6 listener ([::1]) answers over UDP: bind and replies go through the literal address lookup', async (t) => {
+    const { env, run } = await setUp(t, { listen: ['[::1]:0'] });
+    assert.ok(run.front.endpoints.some((e) => e.startsWith('udp://[::1]:')), run.front.endpoints.join(' '));
+    await listByCheck(env, IP.noPtr);
+    const socket = dgram.createSocket('udp6');
+    t.after(() => socket.close());
+    const reply = await new Promise<DecodedPacket>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no UDP reply over IPv6')), 2_000);
+      socket.on('message', (m) => {
+        clearTimeout(timer);
+        resolve(dnsPacket.decode(m));
+      });
+      socket.send(query(dnsblName(IP.noPtr, ZONE_NAME)), run.port, '::1');
+    });
+    assert.deepEqual(aValues(reply), ['127.0.0.2']);
   });
 
   test('an address not listed is NXDOMAIN with the SOA (negative TTL = SOA minimum); NODATA for other types of a listed name', async (t) => {
@@ -167,7 +185,9 @@ describe('dnsbl front: answers', () => {
   });
 
   test('EDNS: the OPT record is echoed; version 1 gets BADVERS; a long answer is truncated over UDP and whole over TCP', async (t) => {
-    const firewall = { ...FIREWALL, portalUrl: `https://${'p'.repeat(60)}.example.test/${'x'.repeat(100)}` };
+    // The answer's owner is a 2-octet pointer to the question (wire.ts), so the TXT alone must
+    // take the reply past 512 octets: the longest organisation name and a long portal URL.
+    const firewall = { ...FIREWALL, organisation: { name: `Example Org ${'o'.repeat(52)}` }, portalUrl: `https://${'p'.repeat(60)}.example.test/${'x'.repeat(100)}` };
     const env = await h.env({ firewall });
     const longZone = `${'z'.repeat(60)}.${'y'.repeat(60)}.example.test`;
     const run = await startFront(env, { zone: longZone }, firewall);
