@@ -20,6 +20,15 @@
  *   also looks up the other address family of each name, to explain "this name has only AAAA"
  *   in the CLI and the portal.
  *
+ *   What a result weighs. A result outlives its check (the caller keeps it, the verdict cache
+ *   keeps most of it), and under a flood every caller's promise is already in V8's old
+ *   generation when it is resolved, so whatever the result holds is promoted. Hence: empty lists
+ *   are the one frozen NONE, the flags and the verdict step are shared frozen objects, every
+ *   array is made to its exact length (a pushed-to array carries up to 17 slots), the trace is
+ *   built once at the end (a pass without keepExchanges never copies its steps), and no object is
+ *   made by a spread followed by new keys (on Node 20 each such object gets a hidden class of
+ *   its own, in the old generation). bench/RESULTS.md has the figures.
+ *
  * LIMITS
  *   check.deadlineMs (the whole check), check.maxNamesCount (names evaluated),
  *   check.forwardConcurrencyCount (forward look-ups at once); per-query limits are the
@@ -42,16 +51,14 @@ import type { CheckFlags, CheckResult, ForwardResult, GenericEvidence, GenericLe
  */
 export const NONE: readonly never[] = Object.freeze([]);
 
-const verdictSteps = new Map<string, TraceStep>();
+const verdictSteps = new Map<Verdict, Map<Reason, TraceStep>>();
 
 /** The verdict step of a trace: one frozen object per verdict and reason, shared by all results. */
 export function verdictStep(verdict: Verdict, reason: Reason): TraceStep {
-  const key = verdict + reason;
-  let step = verdictSteps.get(key);
-  if (step === undefined) {
-    step = Object.freeze({ step: 'verdict', verdict, reason });
-    verdictSteps.set(key, step);
-  }
+  let byReason = verdictSteps.get(verdict);
+  if (byReason === undefined) verdictSteps.set(verdict, (byReason = new Map<Reason, TraceStep>()));
+  let step = byReason.get(reason);
+  if (step === undefined) byReason.set(reason, (step = Object.freeze({ step: 'verdict', verdict, reason })));
   return step;
 }
 

@@ -50,6 +50,10 @@
  *   read and never join a normal lookup's resolution (they may share one with other noCache
  *   lookups); their result still refreshes the cache.
  *
+ *   Results are frozen and lean (they are cached): arrays of exactly their length, empty ones
+ *   shared, the answer section itself as `records` when every record is the answer, and no
+ *   object made by a spread followed by new keys (see unresolved()).
+ *
  *   close() aborts what is in flight (those lookups settle as temp/aborted), empties the cache,
  *   and makes later lookups temp/network. The resolver holds no timers of its own; the transport's
  *   per-exchange timers are cleared when the exchange settles.

@@ -40,6 +40,11 @@
  *   other types hex. Records of a class other than IN, and OPT, are dropped. A TTL above 2^31-1
  *   counts as 0 (RFC 2181 §8).
  *
+ *   An exchange may sit in the resolver's cache for hours, so it is made lean: one literal shape
+ *   (no spread), record arrays of exactly their length (the empty ones shared), the flags one of
+ *   32 shared objects, the server text made once per upstream, and a record owned by the
+ *   question's name sharing that string.
+ *
  * DNS-PACKET QUIRKS (5.6.1) that matter here
  *   - Names are decoded label by label with `buf.toString('utf-8')` and joined with '.': no
  *     escaping at all. A label holding a '.' is indistinguishable from two labels; spaces, '<',

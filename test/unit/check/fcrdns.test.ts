@@ -531,6 +531,41 @@ describe('admission: a flood of new addresses', () => {
     resolver.close();
   });
 
+  test('a waiting check whose caller aborts ends at once as temperror, sends nothing, and the queue goes on', async () => {
+    server.setZone({ ...PASS_V4, behaviours: { '10.2.0.192.in-addr.arpa': { delayMs: 100 } } });
+    const { checker, resolver } = makeChecker({ check: { maxRunningCount: 1 } });
+    const controller = new AbortController();
+    const first = checker.check('192.0.2.10');
+    const aborted = checker.check('192.0.2.11', { signal: controller.signal });
+    const third = checker.check('192.0.2.12');
+    controller.abort();
+    const gone = await aborted;
+    assert.equal(`${gone.verdict}/${gone.reason}/${gone.ttl}`, 'temperror/deadline/0');
+    assert.equal((await first).verdict, 'pass');
+    assert.equal((await third).reason, 'no-ptr');
+    assert.equal(server.queryCount('11.2.0.192.in-addr.arpa', 'PTR'), 0);
+    assert.equal(checker.cached('192.0.2.11'), undefined);
+    resolver.close();
+  });
+
+  test('callers of an address that is still waiting join its check, each with its own input', async () => {
+    server.setZone({ ...PASS_V4, behaviours: { '1.2.0.192.in-addr.arpa': { delayMs: 50 } } });
+    const { checker, resolver } = makeChecker({ check: { maxRunningCount: 1 }, resolver: { cacheEntriesCount: 0 } });
+    const blocker = checker.check('192.0.2.1');
+    const waiting = [checker.check('192.0.2.10'), checker.check('::ffff:192.0.2.10'), checker.check('::FFFF:c000:20a')];
+    const results = await Promise.all(waiting);
+    assert.deepEqual(
+      results.map((r) => `${r.input} ${r.verdict}`),
+      ['192.0.2.10 pass', '::ffff:192.0.2.10 pass', '::FFFF:c000:20a pass'],
+    );
+    const step = results[2]?.trace.find((t) => t.step === 'normalise');
+    assert.ok(step && step.step === 'normalise' && step.input === '::FFFF:c000:20a');
+    assert.equal(server.queryCount('10.2.0.192.in-addr.arpa', 'PTR'), 1);
+    assert.equal(server.queryCount('mail.example.com', 'A'), 1);
+    await blocker;
+    resolver.close();
+  });
+
   test('past maxWaitingCount a check is temperror / overload at once', async () => {
     server.setZone({ ...PASS_V4, behaviours: { 'mail.example.com/A': { delayMs: 100 } } });
     const { checker, resolver } = makeChecker({ check: { maxRunningCount: 1, maxWaitingCount: 1 } });
