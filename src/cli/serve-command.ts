@@ -71,16 +71,6 @@ async function runServe(flags: ServeFlags, configFlag: string | undefined): Prom
   const logger = createLogger(config.log.level);
   const metrics = new PrometheusMetrics();
   const app = await startApp(config, { logger, fronts: true, metrics, logDecisions: true });
-  logger.info(
-    {
-      event: 'READY',
-      store: config.store.backend === 'sqlite' ? config.store.path : config.store.redisUrl.replace(/\/\/[^@/]*@/, '//***@'),
-      resolvers: app.resolver.upstreamInfo.servers,
-      mode: config.firewall.mode,
-      fronts: app.fronts.map((f) => ({ name: f.name, endpoints: f.endpoints })),
-    },
-    app.fronts.length === 0 ? 'BlockSmith is running with no front enabled' : 'BlockSmith is running',
-  );
   return new Promise<number>((resolve) => {
     // Every timer and socket of the parts is unref()ed (a library must not hold a process open);
     // `serve` is the one place that decides to stay up until told to stop.
@@ -116,5 +106,17 @@ async function runServe(flags: ServeFlags, configFlag: string | undefined): Prom
     process.on('SIGTERM', onTerm);
     process.on('SIGINT', onInt);
     process.on('SIGHUP', onHup);
+    // READY only once the handlers are in place: a supervisor (or a test) that signals on READY
+    // must not meet Node's default action, which for SIGHUP is to end the process.
+    logger.info(
+      {
+        event: 'READY',
+        store: config.store.backend === 'sqlite' ? config.store.path : config.store.redisUrl.replace(/\/\/[^@/]*@/, '//***@'),
+        resolvers: app.resolver.upstreamInfo.servers,
+        mode: config.firewall.mode,
+        fronts: app.fronts.map((f) => ({ name: f.name, endpoints: f.endpoints })),
+      },
+      app.fronts.length === 0 ? 'BlockSmith is running with no front enabled' : 'BlockSmith is running',
+    );
   });
 }
