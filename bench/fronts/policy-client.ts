@@ -101,12 +101,13 @@ const sockets = await Promise.all(
   ),
 );
 const started = process.hrtime.bigint();
-setTimeout(() => (stopping = true), options.durationMs);
+const stop = setTimeout(() => (stopping = true), options.durationMs);
 // A connection still waiting for a reply long after the end is cut (a server that never
 // answers must not hang the benchmark); its request is not counted.
 const cut = setTimeout(() => sockets.forEach((s) => s.destroy()), options.durationMs + 5_000);
 await Promise.all(sockets.map(run));
 clearTimeout(cut);
+clearTimeout(stop); // a warm-up ends at maxRequests, long before durationMs
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 process.stdout.write(
   `${JSON.stringify({
