@@ -22,7 +22,7 @@ import { fixFor, soaFromExchanges } from '../fix.js';
 import { dnsText, html, type Html } from '../html.js';
 import { readIp, sendBadAddress, sendError, sendPage, takeLimit } from '../respond.js';
 import { normaliseAddress } from '../../check/address.js';
-import { isReserved } from '../ranges.js';
+import { isReservedTarget } from '../../fronts/reserved-targets.js';
 import { cacheSeconds, renderTrace } from '../trace.js';
 import { testPath } from './ip.js';
 
@@ -102,7 +102,7 @@ export function testRoutes(app: FastifyInstance, portal: Portal): void {
     const { t } = portal;
     const parsed = readIp(request.params.ip);
     if (!parsed.ok) return sendBadAddress(reply, portal, parsed.why);
-    if (!portal.config.portal.testReservedTargets && isReserved(parsed.ip)) return sendError(reply, portal, 422, t.test.reserved(parsed.ip));
+    if (!portal.config.portal.testReservedTargets && isReservedTarget(parsed.ip)) return sendError(reply, portal, 422, t.test.reserved(parsed.ip));
     // From the firewall's memory, as its decisions see it (bypass ranges as reloaded, allow entries).
     const exemption = portal.firewall.exemption(normaliseAddress(parsed.ip));
     if (exemption?.kind === 'bypass') return sendError(reply, portal, 422, t.test.bypassedTarget(parsed.ip, exemption.range));

@@ -22,33 +22,14 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
-import { normaliseClient, RangeList } from '../client.js';
+import { isReservedTarget } from '../../reserved-targets.js';
+import { normaliseClient } from '../client.js';
 import { ApiError } from '../errors.js';
 import { retryAfterSeconds } from '../guards.js';
 import { addRoute, type ApiPluginOptions } from '../route.js';
 import { checkAnswerSchema, errorSchema, ipParams, ipStatusSchema, unblockAnswerSchema } from '../schemas.js';
 import { allowFor, checkView, ipStatus, wouldReply } from '../views.js';
 
-/** Not mail clients on the internet: their reverse DNS is someone's internal view. */
-export const RESERVED_TARGETS: readonly string[] = Object.freeze([
-  '0.0.0.0/8',
-  '10.0.0.0/8',
-  '100.64.0.0/10',
-  '127.0.0.0/8',
-  '169.254.0.0/16',
-  '172.16.0.0/12',
-  '192.168.0.0/16',
-  '224.0.0.0/4',
-  '240.0.0.0/4',
-  '::/128',
-  '::1/128',
-  'fc00::/7',
-  'fe80::/10',
-  'fec0::/10',
-  'ff00::/8',
-]);
-
-const reserved = new RangeList(RESERVED_TARGETS);
 
 /** An AbortSignal that fires when the client disconnects before the answer is sent. */
 function clientGone(reply: FastifyReply): AbortSignal {
@@ -106,7 +87,7 @@ export const publicIpRoutes: FastifyPluginAsync<ApiPluginOptions> = (app, opts) 
     handler: async ({ params, reply }) => {
       const ip = normaliseClient(params.ip);
       const family = ipaddr.parse(ip).kind() === 'ipv4' ? 'IPv4' : 'IPv6';
-      if (reserved.has(ip)) throw new ApiError('BS_API_TARGET_RESERVED', `${ip} is a reserved or internal ${family} address, not a mail client: not checked`);
+      if (isReservedTarget(ip)) throw new ApiError('BS_API_TARGET_RESERVED', `${ip} is a reserved or internal ${family} address, not a mail client: not checked`);
       const range = bypass.match(ip);
       if (range !== undefined) throw new ApiError('BS_API_TARGET_BYPASSED', `${ip} is in a bypass range of this node (${range}): it is never checked`);
       const result = await firewall.test(ip, { signal: clientGone(reply) });
