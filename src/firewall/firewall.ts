@@ -50,15 +50,9 @@ import type { NormalisedAddress } from '../check/address.js';
 import type { CheckResult } from '../check/types.js';
 import type {
   AllowEntry,
-  AuditEntry,
-  AuditFilter,
   ContactMessage,
   Evidence,
-  HourlyStats,
   Listing,
-  ListingFilter,
-  Page,
-  RequestState,
   Store,
   StoreEvent,
   WhitelistRequest,
@@ -120,15 +114,15 @@ export type DecisionListener = (ctx: ClientContext, decision: Decision, elapsedM
  * CLI. The firewall is the fronts' only way to storage; these calls never change anything.
  */
 export interface FirewallRecords {
-  listing(ip: string): Promise<Listing | undefined>;
-  listings(filter: ListingFilter): Promise<Page<Listing>>;
-  allows(): Promise<readonly AllowEntry[]>;
-  request(ref: string): Promise<WhitelistRequest | undefined>;
-  requests(state: RequestState | undefined, limit: number, after?: string): Promise<Page<WhitelistRequest>>;
-  contacts(limit: number, after?: string): Promise<Page<ContactMessage>>;
-  audit(filter: AuditFilter): Promise<Page<AuditEntry>>;
-  stats(fromHour: number, toHour: number): Promise<readonly HourlyStats[]>;
-  evidence(ref: string): Promise<Evidence | undefined>;
+  listing: Store['getListing'];
+  listings: Store['listListings'];
+  allows: Store['allAllows'];
+  request: Store['getRequest'];
+  requests: Store['listRequests'];
+  contacts: Store['listContacts'];
+  audit: Store['listAudit'];
+  stats: Store['stats'];
+  evidence: Store['getEvidence'];
 }
 
 function message(err: unknown): string {
@@ -171,15 +165,15 @@ export class Firewall {
     const store = options.store;
     // Evidence not yet written (writer.ts buffers it) is answered from memory.
     const evidence = async (ref: string): Promise<Evidence | undefined> => writer.pendingEvidence(ref) ?? store.getEvidence(ref);
-    this.records = Object.freeze({
-      listing: (ip: string) => store.getListing(ip),
-      listings: (filter: ListingFilter) => store.listListings(filter),
+    this.records = Object.freeze<FirewallRecords>({
+      listing: (ip) => store.getListing(ip),
+      listings: (filter) => store.listListings(filter),
       allows: () => store.allAllows(),
-      request: (ref: string) => store.getRequest(ref),
-      requests: (state: RequestState | undefined, limit: number, after?: string) => store.listRequests(state, limit, after),
-      contacts: (limit: number, after?: string) => store.listContacts(limit, after),
-      audit: (filter: AuditFilter) => store.listAudit(filter),
-      stats: (fromHour: number, toHour: number) => store.stats(fromHour, toHour),
+      request: (ref) => store.getRequest(ref),
+      requests: (state, limit, after) => store.listRequests(state, limit, after),
+      contacts: (limit, after) => store.listContacts(limit, after),
+      audit: (filter) => store.listAudit(filter),
+      stats: (fromHour, toHour) => store.stats(fromHour, toHour),
       evidence,
     });
     this.limiter = new WindowLimiter({ windowMs: config.unblockWindowMs, trackedKeysCount: config.unblockTrackedKeysCount, now });

@@ -32,6 +32,7 @@
  *   BS_ERR_CONFIG_INVALID when an address cannot be bound (in use, not local) or the socket
  *   path is taken. Log: LIMIT (warn). Front events: connect, limit.
  */
+import { Sessions } from '../sessions.js';
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import { connect, createServer, isIP, type Server, type Socket } from 'node:net';
 import type { PolicyConfig } from '../../config/schema.js';
@@ -55,8 +56,7 @@ export class PolicyServer {
   private readonly options: PolicyServerOptions;
   private readonly servers: Server[] = [];
   private readonly socketPaths: string[] = [];
-  private readonly sessions = new Set<PolicySession>();
-  private readonly closedWaiters = new Set<() => void>();
+  private readonly sessions = new Sessions<PolicySession>();
   private nextId = 0;
   private limited = false;
   private stopping = false;
@@ -91,20 +91,7 @@ export class PolicyServer {
     if (this.stopping) return;
     this.stopping = true;
     const closed = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
-    for (const session of this.sessions) session.stop();
-    if (this.sessions.size > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          this.closedWaiters.clear();
-          for (const session of this.sessions) session.destroy();
-          resolve();
-        }, this.options.config.stopGraceMs).unref();
-        this.closedWaiters.add(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
+    await this.sessions.drain(this.options.config.stopGraceMs);
     await Promise.all(closed);
     for (const path of this.socketPaths) await removeStaleSocket(path).catch(() => undefined);
   }
@@ -167,13 +154,8 @@ export class PolicyServer {
   }
 
   private onSessionClosed(session: PolicySession): void {
-    this.sessions.delete(session);
-    if (this.sessions.size === 0) {
-      for (const waiter of this.closedWaiters) waiter();
-      this.closedWaiters.clear();
-    }
-  }
-}
+    this.sessions.closed(session);
+  }}
 
 /** removeStaleSocket - unlink `path` if it is a socket nobody answers on; refuse anything else there. */
 async function removeStaleSocket(path: string): Promise<void> {

@@ -27,6 +27,7 @@
  *   BS_ERR_CONFIG_INVALID when an address cannot be bound or a trusted proxy is no CIDR. Log:
  *   LIMIT (warn). Front events: connect, limit.
  */
+import { Sessions } from '../sessions.js';
 import { createServer, isIP, type Server, type Socket } from 'node:net';
 import { normaliseAddress } from '../../check/address.js';
 import { BypassList } from '../../check/bypass.js';
@@ -53,9 +54,8 @@ export class GateServer {
   private readonly options: GateServerOptions;
   private readonly trusted: BypassList;
   private readonly servers: Server[] = [];
-  private readonly sessions = new Set<GateSession>();
+  private readonly sessions = new Sessions<GateSession>();
   private readonly perIp = new Map<string, number>();
-  private readonly closedWaiters = new Set<() => void>();
   private nextId = 0;
   private limited = false;
   private limitedIp = false;
@@ -103,20 +103,7 @@ export class GateServer {
     if (this.stopping) return;
     this.stopping = true;
     const closed = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
-    for (const session of this.sessions) session.stop();
-    if (this.sessions.size > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          this.closedWaiters.clear();
-          for (const session of this.sessions) session.destroy();
-          resolve();
-        }, this.options.config.stopGraceMs).unref();
-        this.closedWaiters.add(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
+    await this.sessions.drain(this.options.config.stopGraceMs);
     await Promise.all(closed);
   }
 
@@ -190,13 +177,8 @@ export class GateServer {
   }
 
   private onSessionClosed(session: GateSession): void {
-    this.sessions.delete(session);
-    if (this.sessions.size === 0) {
-      for (const waiter of this.closedWaiters) waiter();
-      this.closedWaiters.clear();
-    }
-  }
-}
+    this.sessions.closed(session);
+  }}
 
 /** refuseConnection - one reply, FIN, input discarded, cut after `ms` whatever happens. */
 function refuseConnection(socket: Socket, text: string, ms: number): void {
