@@ -178,6 +178,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   }
   const firewall = new Firewall({
     config: config.firewall,
+    console: config.console,
     checker,
     store,
     timers: options.timers !== false,
@@ -309,6 +310,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       throw err;
     }
     firewall.reconfigure(next.firewall);
+    firewall.accounts.reconfigure(next.console);
     if (newResolver !== undefined) {
       checker.setResolver(newResolver);
       const old = resolver;

@@ -35,6 +35,10 @@ export const ERROR_CODES = Object.freeze({
   BS_ERR_UPSTREAM_INVALID: { exit: EXIT.usage, summary: 'a DNS upstream is not host[:port]' },
   BS_ERR_INPUT_UNREADABLE: { exit: EXIT.noInput, summary: 'an input file cannot be read' },
   BS_ERR_STORE_UNAVAILABLE: { exit: EXIT.tempFail, summary: 'the store (SQLite file or Redis) cannot be reached or written' },
+  BS_ERR_ACCOUNT_NAME_INVALID: { exit: EXIT.usage, summary: 'an operator account name is not letters, digits, ".", "_", "-"' },
+  BS_ERR_ACCOUNT_PASSWORD_WEAK: { exit: EXIT.usage, summary: 'a console password is too short or too long' },
+  BS_ERR_ACCOUNT_EXISTS: { exit: EXIT.dataErr, summary: 'an operator account of that name exists already' },
+  BS_ERR_ACCOUNT_UNKNOWN: { exit: EXIT.dataErr, summary: 'there is no operator account of that name' },
 } as const);
 
 export type ErrorCode = keyof typeof ERROR_CODES;

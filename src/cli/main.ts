@@ -16,6 +16,7 @@ import { registerServeCommand } from './serve-command.js';
 import { registerInitCommand } from './init-command.js';
 import { registerExportCommand } from './export-command.js';
 import { registerApiKeyCommand } from './api-key-command.js';
+import { registerUserCommand } from './user-command.js';
 import { VERSION } from './version.js';
 
 export function buildProgram(setExit: (code: number) => void): Command {
@@ -35,6 +36,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   registerOperatorCommands(program, setExit);
   registerExportCommand(program, setExit);
   registerApiKeyCommand(program, setExit);
+  registerUserCommand(program, setExit);
   return program;
 }
 

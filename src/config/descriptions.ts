@@ -7,6 +7,7 @@
  *   names a key the schema does not have, or when docs/configuration.md does not mention a key:
  *   a new setting cannot be added without its explanation.
  */
+import { CONSOLE_DESCRIPTIONS } from './sections/console.js';
 import { DNSBL_DESCRIPTIONS } from './sections/dnsbl.js';
 import { GATE_DESCRIPTIONS } from './sections/gate.js';
 import { HTTP_DESCRIPTIONS } from './sections/http.js';
@@ -14,7 +15,7 @@ import { POLICY_DESCRIPTIONS } from './sections/policy.js';
 import { PORTAL_DESCRIPTIONS } from './sections/portal.js';
 
 /** Sections that keep their descriptions beside their schema (config/sections/). */
-const SECTIONS = { policy: POLICY_DESCRIPTIONS, dnsbl: DNSBL_DESCRIPTIONS, http: HTTP_DESCRIPTIONS, portal: PORTAL_DESCRIPTIONS, gate: GATE_DESCRIPTIONS } as const;
+const SECTIONS = { policy: POLICY_DESCRIPTIONS, dnsbl: DNSBL_DESCRIPTIONS, http: HTTP_DESCRIPTIONS, portal: PORTAL_DESCRIPTIONS, gate: GATE_DESCRIPTIONS, console: CONSOLE_DESCRIPTIONS } as const;
 
 export const SECTION_DESCRIPTIONS: Readonly<Record<string, string>> = {
   resolver: 'DNS: BlockSmith asks these servers itself (point it at a local caching resolver).',

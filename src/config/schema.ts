@@ -12,6 +12,7 @@
  *   docs/configuration.md (the operator's view of the same keys), config/load.ts.
  */
 import { z } from 'zod';
+import { consoleSchema } from './sections/console.js';
 import { dnsblSchema } from './sections/dnsbl.js';
 import { gateSchema } from './sections/gate.js';
 import { httpSchema } from './sections/http.js';
@@ -203,9 +204,11 @@ export const configSchema = z
     http: httpSchema,
     portal: portalSchema,
     gate: gateSchema,
+    console: consoleSchema,
   })
   .prefault({});
 
+export type { ConsoleConfig } from './sections/console.js';
 export type { DnsblConfig } from './sections/dnsbl.js';
 export type { GateConfig } from './sections/gate.js';
 export type { HttpConfig } from './sections/http.js';

@@ -3,7 +3,7 @@
  *   firewall/core - what the firewall's parts share, and the small helpers they all use
  *
  * SYNOPSIS
- *   interface Core { config, checker, store, hot, writer, stats, episodes, now, log, alwaysAccept }
+ *   interface Core { config, checker, store, hot, writer, stats, episodes, own, now, log, alwaysAccept }
  *   nextRecheckAt(core, result): number
  *   rejectionAudit / evidenceLimits / refused helpers
  *
@@ -22,6 +22,7 @@ import type { Store } from '../store/types.js';
 import type { RefusalEpisodes } from './episodes.js';
 import type { EvidenceLimits } from './evidence.js';
 import type { HotCache } from './hot-cache.js';
+import type { OwnWrites } from './own-writes.js';
 import type { Stats } from './stats.js';
 import type { FirewallLogger } from './types.js';
 import type { Writer } from './writer.js';
@@ -35,6 +36,8 @@ export interface Core {
   readonly stats: Stats;
   /** Repeated identical refusals of a listed IP: one reference (episodes.ts). */
   readonly episodes: RefusalEpisodes;
+  /** Listing writes made here, whose store events need no read-back (own-writes.ts). */
+  readonly own: OwnWrites;
   readonly now: () => number;
   readonly log: FirewallLogger;
   /** firewall.alwaysAcceptLocalParts, lower-cased. */

@@ -9,7 +9,7 @@
  *   await firewall.unblock(ip, { actor: 'self-service', fromIp })      UnblockResult
  *   await firewall.recheckDue() / expire() / maintenance()              MaintenanceReport
  *   await firewall.list(ip, note, actor) / clear(ip, note, actor)
- *   await firewall.allow(range, note, actor, expiresAt?) / removeAllow(id, actor)
+ *   await firewall.allow(range, note, actor, expiresAt?) / removeAllow(id, actor) / editAllow(id, change, actor)
  *   await firewall.requestWhitelist({...}) / approveRequest(ref, actor, expiresAt?) / denyRequest(ref, actor, reason)
  *   await firewall.contact({...}); await firewall.evidence(ref)
  *   await firewall.test(ip)                a live diagnostic check with its whole trace (changes nothing)
@@ -17,6 +17,7 @@
  *   await firewall.flush()                 touches, queued writes and counters to the store now
  *   firewall.reconfigure(config)           a reload: per-decision settings now; returns keys that wait for a restart
  *   await firewall.stop()                  timers off, everything flushed
+ *   firewall.accounts                      operator accounts and console sessions (accounts.ts)
  *
  * DESCRIPTION
  *   One Firewall per process, shared by every front. The store is its only way to storage
@@ -26,7 +27,8 @@
  *   start() loads every active listing (store.activeListings) and allow entry (store.allAllows)
  *   and subscribes to store events: a `listing` event re-reads that listing (an ended one also
  *   makes the checker forget its cached verdict, so an operator's clear on another node is not
- *   undone by a stale cached `fail` here), an `allow` event re-reads the allow list. It rejects
+ *   undone by a stale cached `fail` here; the event of a write made here is not read back:
+ *   own-writes.ts), an `allow` event re-reads the allow list. It rejects
  *   when the store cannot be read (BS_ERR_STORE_UNAVAILABLE): a node does not start blind.
  *
  *   Timers (all unref'd, none overlaps itself): every statsFlushMs the counters (stats.ts);
@@ -45,7 +47,7 @@
  */
 import { hostname } from 'node:os';
 import type { FcrdnsChecker } from '../check/checker.js';
-import type { FirewallConfig } from '../config/schema.js';
+import type { ConsoleConfig, FirewallConfig } from '../config/schema.js';
 import type { NormalisedAddress } from '../check/address.js';
 import type { CheckResult } from '../check/types.js';
 import type {
@@ -59,10 +61,12 @@ import type {
 } from '../store/types.js';
 import type { AbortLike } from '../util/abort.js';
 import { printable } from '../util/printable.js';
+import { Accounts } from './accounts.js';
 import type { Core } from './core.js';
 import { decide } from './decide.js';
 import { RefusalEpisodes } from './episodes.js';
 import { HotCache } from './hot-cache.js';
+import { OwnWrites } from './own-writes.js';
 import { expire, recheckDue, unblock } from './lifecycle.js';
 import * as operator from './operator.js';
 import { WindowLimiter } from './rate-limit.js';
@@ -89,6 +93,8 @@ export interface FirewallOptions {
    * and its one log line per decision hang here. Must not throw; errors are swallowed.
    */
   readonly onDecision?: DecisionListener;
+  /** The console section (accounts.ts: session TTL, login throttle); its defaults when absent. */
+  readonly console?: ConsoleConfig;
 }
 
 /**
@@ -140,6 +146,7 @@ export class Firewall {
   private unsubscribe: (() => void) | undefined;
   private readonly onDecision: DecisionListener | undefined;
   readonly records: FirewallRecords;
+  private readonly consoleAccounts: Accounts;
 
   constructor(options: FirewallOptions) {
     const now = options.now ?? Date.now;
@@ -148,7 +155,8 @@ export class Firewall {
     this.nodeId = config.nodeId !== '' ? config.nodeId : `${hostname()}:${process.pid}`;
     this.timersWanted = options.timers ?? true;
     const episodes = new RefusalEpisodes({ windowMs: REFERENCE_REUSE_MS, maxCount: Math.max(EPISODES_MIN_COUNT, config.retryQueueCount) });
-    const writer = new Writer({ store: options.store, now, queueCount: config.retryQueueCount, log });
+    const own = new OwnWrites({ ended: (ip) => options.checker.forget(ip), reread: (ip) => this.onEvent({ type: 'listing', ip }), now });
+    const writer = new Writer({ store: options.store, now, queueCount: config.retryQueueCount, log, own });
     this.core = {
       config,
       checker: options.checker,
@@ -157,6 +165,7 @@ export class Firewall {
       writer,
       stats: new Stats({ store: options.store, now, pendingHoursCount: config.statsPendingHoursCount, log }),
       episodes,
+      own,
       now,
       log,
       alwaysAccept: new Set(config.alwaysAcceptLocalParts.map((p) => p.toLowerCase())),
@@ -176,12 +185,18 @@ export class Firewall {
       stats: (fromHour, toHour) => store.stats(fromHour, toHour),
       evidence,
     });
+    this.consoleAccounts = new Accounts({ store, now, log, ...(options.console !== undefined ? { config: options.console } : {}) });
     this.limiter = new WindowLimiter({ windowMs: config.unblockWindowMs, trackedKeysCount: config.unblockTrackedKeysCount, now });
+  }
+
+  /** Operator accounts and console sessions, in the store (accounts.ts). */
+  get accounts(): Accounts {
+    return this.consoleAccounts;
   }
 
   async start(): Promise<void> {
     const { store, hot } = this.core;
-    this.unsubscribe = store.subscribe((event) => this.onEvent(event));
+    this.unsubscribe = store.subscribe((event, local) => this.onEvent(event, local));
     try {
       await store.activeListings((batch) => {
         for (const listing of batch) hot.putListing(listing);
@@ -285,6 +300,11 @@ export class Firewall {
     return operator.removeAllow(this.core, id, actor);
   }
 
+  /** editAllow - range, note and expiry of an allow entry changed in place (ALLOW-EDIT); undefined when gone. */
+  editAllow(id: string, change: { readonly range: string; readonly note: string; readonly expiresAt?: number }, actor: string): Promise<AllowEntry | undefined> {
+    return operator.editAllow(this.core, id, change, actor);
+  }
+
   requestWhitelist(input: operator.WhitelistRequestInput): Promise<WhitelistRequest> {
     return operator.requestWhitelist(this.core, input);
   }
@@ -349,21 +369,21 @@ export class Firewall {
     return allow === undefined ? undefined : { kind: 'allowlist', range: allow.range };
   }
 
-  private onEvent(event: StoreEvent): void {
-    const work = this.followEvent(event).catch((err: unknown) => {
+  private onEvent(event: StoreEvent, local = false): void {
+    const work = this.followEvent(event, local).catch((err: unknown) => {
       this.core.log({ event: 'EVENT-ERROR', detail: `${event.type}: ${message(err)}` });
     });
     this.eventWork.add(work);
     void work.finally(() => this.eventWork.delete(work));
   }
 
-  private async followEvent(event: StoreEvent): Promise<void> {
+  private async followEvent(event: StoreEvent, local: boolean): Promise<void> {
     const { store, hot, checker, writer } = this.core;
     if (event.type === 'allow') {
       hot.setAllows(await store.allAllows());
       return;
     }
-    if (writer.hasPendingListing(event.ip)) return;
+    if (writer.hasPendingListing(event.ip) || this.core.own.claim(event.ip, local)) return;
     const listing = await store.getListing(event.ip);
     if (listing?.state === 'active') {
       hot.putListing(listing);

@@ -83,7 +83,8 @@ export async function unblock(core: Core, limiter: WindowLimiter, input: string,
   }
   const at = core.now();
   if (active !== undefined) {
-    await core.store.putListing(
+    await core.own.putListing(
+      core.store,
       { ...active, state: 'cleared', clearedAt: at, clearedBy: options.actor, clearCause: 'unblock' },
       { at, actor: options.actor, action: 'CLEAR', target: ip, detail: `unblock: ${result.reason}` },
     );
@@ -122,7 +123,8 @@ async function recheckOne(core: Core, listing: Listing): Promise<'cleared' | 'st
   if (result.verdict === 'temperror') return 'temperror';
   const at = core.now();
   if (result.verdict === 'pass' || result.verdict === 'skipped') {
-    await core.store.putListing(
+    await core.own.putListing(
+      core.store,
       { ...listing, state: 'cleared', clearedAt: at, clearedBy: 're-check', clearCause: 'dns-fixed' },
       { at, actor: 're-check', action: 'CLEAR', target: listing.ip, detail: `dns-fixed: ${result.reason}` },
     );
@@ -132,7 +134,7 @@ async function recheckOne(core: Core, listing: Listing): Promise<'cleared' | 'st
     return 'cleared';
   }
   const updated: Listing = { ...listing, recheckDueAt: nextRecheckAt(core, result) };
-  await core.store.putListing(updated, {
+  await core.own.putListing(core.store, updated, {
     at,
     actor: 're-check',
     action: 'RECHECK',
@@ -163,7 +165,8 @@ export async function expire(core: Core, nodeId: string): Promise<MaintenanceRep
       core.hot.putListing(stored);
       continue;
     }
-    await core.store.putListing(
+    await core.own.putListing(
+      core.store,
       { ...stored, state: 'expired', clearedAt: now, clearedBy: 'expiry', clearCause: 'expired' },
       { at: now, actor: 'expiry', action: 'EXPIRE', target: ip, detail: `no rejection since ${new Date(stored.lastRejectAt).toISOString()}` },
     );

@@ -7,6 +7,7 @@
  *   clearIp(core, ip, note, actor): Promise<Listing | undefined>
  *   addAllow(core, range, note, actor, expiresAt?): Promise<AllowEntry>     throws BS_ERR_CIDR_INVALID
  *   removeAllow(core, id, actor): Promise<boolean>
+ *   editAllow(core, id, { range, note, expiresAt? }, actor): Promise<AllowEntry | undefined>
  *   requestWhitelist(core, input): Promise<WhitelistRequest>                 throws BS_ERR_CIDR_INVALID
  *   approveRequest(core, ref, actor, expiresAt?): Promise<RequestOutcome>
  *   denyRequest(core, ref, actor, reason): Promise<RequestOutcome>
@@ -72,7 +73,7 @@ export async function listIp(core: Core, input: string, note: string, actor: str
           latestEvidence: evidence,
           note: body(note),
         };
-  await core.store.putListing(listing, { at: now, actor, action: 'LIST', target: ip, detail: body(note) });
+  await core.own.putListing(core.store, listing, { at: now, actor, action: 'LIST', target: ip, detail: body(note) });
   core.hot.putListing(listing);
   if (existing?.state !== 'active') core.stats.count('listing.created.manual');
   core.log({ event: 'LIST', ip, detail: `manual by ${actor}` });
@@ -89,7 +90,7 @@ export async function clearIp(core: Core, input: string, note: string, actor: st
   }
   const now = core.now();
   const cleared: Listing = { ...existing, state: 'cleared', clearedAt: now, clearedBy: actor, clearCause: 'operator', note: body(note) };
-  await core.store.putListing(cleared, { at: now, actor, action: 'CLEAR', target: ip, detail: body(note) });
+  await core.own.putListing(core.store, cleared, { at: now, actor, action: 'CLEAR', target: ip, detail: body(note) });
   core.hot.removeListing(ip);
   core.checker.forget(ip);
   core.stats.count('listing.cleared.operator');
@@ -121,6 +122,29 @@ export async function removeAllow(core: Core, id: string, actor: string): Promis
   core.hot.removeAllow(id);
   if (removed) core.log({ event: 'ALLOW-REMOVE', detail: `${entry?.range ?? id} by ${actor}` });
   return removed;
+}
+
+/**
+ * editAllow - change an allow entry's range, note or expiry in place (same id, author, creation
+ * time and request): one store write with its ALLOW-EDIT audit entry; undefined when the entry
+ * is gone. Throws BS_ERR_CIDR_INVALID.
+ */
+export async function editAllow(
+  core: Core,
+  id: string,
+  change: { readonly range: string; readonly note: string; readonly expiresAt?: number },
+  actor: string,
+): Promise<AllowEntry | undefined> {
+  new BypassList([change.range]); // throws BS_ERR_CIDR_INVALID
+  const existing = await core.store.getAllow(id);
+  if (existing === undefined) return undefined;
+  const { expiresAt: _old, ...kept } = existing;
+  const entry: AllowEntry = { ...kept, range: change.range, note: body(change.note), ...(change.expiresAt === undefined ? {} : { expiresAt: change.expiresAt }) };
+  const detail = body(`${existing.range} -> ${entry.range}; expires ${entry.expiresAt === undefined ? 'never' : new Date(entry.expiresAt).toISOString()}; ${entry.note}`);
+  await core.store.putAllow(entry, { at: core.now(), actor, action: 'ALLOW-EDIT', target: entry.range, detail });
+  core.hot.putAllow(entry);
+  core.log({ event: 'ALLOW-EDIT', detail: `${entry.range} by ${actor}` });
+  return entry;
 }
 
 export interface WhitelistRequestInput {

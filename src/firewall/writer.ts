@@ -40,6 +40,7 @@
  */
 import { isBlockSmithError } from '../errors.js';
 import type { AuditEntry, ClearCause, Evidence, Listing, Store } from '../store/types.js';
+import type { OwnWrites } from './own-writes.js';
 import type { FirewallLogger } from './types.js';
 
 export type AuditInput = Omit<AuditEntry, 'id'>;
@@ -76,6 +77,8 @@ export interface WriterOptions {
    * EVIDENCE_BATCH_COUNT); the firewall's timer flushes the rest every EVIDENCE_FLUSH_MS.
    */
   readonly evidenceBatchCount?: number;
+  /** Touch writes go through it, so their events are not read back (own-writes.ts). */
+  readonly own?: OwnWrites;
 }
 
 /** Evidence buffered before flushEvidence() starts by itself. */
@@ -293,13 +296,10 @@ export class Writer {
         const stored = await this.options.store.getListing(ip);
         if (stored === undefined || stored.state !== 'active') return;
         const detail = `+${touch.count} rejections${touch.latestEvidence ? `, latest ref ${touch.latestEvidence.ref}` : ''}`;
-        await this.options.store.putListing(applyTouch(stored, touch), {
-          at: this.options.now(),
-          actor: 'check',
-          action: 'LIST-UPDATE',
-          target: ip,
-          detail,
-        });
+        const audit = { at: this.options.now(), actor: 'check', action: 'LIST-UPDATE', target: ip, detail };
+        const own = this.options.own;
+        if (own === undefined) await this.options.store.putListing(applyTouch(stored, touch), audit);
+        else await own.putListing(this.options.store, applyTouch(stored, touch), audit);
       } catch (err) {
         if (!isStoreUnavailable(err)) {
           this.options.log({ event: 'STORE-ERROR', ip, detail: message(err) });

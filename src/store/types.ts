@@ -162,6 +162,34 @@ export interface AuditFilter {
   readonly after?: string;
 }
 
+/** An operator's console account (the CLI's `user add`; firewall/accounts.ts). */
+export interface OperatorAccount {
+  /** Lower-case letters, digits, `.`, `_`, `-`; at most 64, starting with a letter or digit. */
+  readonly name: string;
+  /** `scrypt$<N>$<r>$<p>$<salt, base64url>$<key, base64url>` (firewall/password.ts). */
+  readonly passwordHash: string;
+  readonly createdAt: number;
+  readonly passwordChangedAt: number;
+}
+
+/** A console session as stored: the token itself is never stored, only its SHA-256. */
+export interface SessionRecord {
+  /** SHA-256 of the session token, 64 lower-case hex digits. */
+  readonly idHash: string;
+  readonly account: string;
+  /** The session's CSRF (synchronizer) token. */
+  readonly csrf: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+}
+
+/** Failed console logins counted under one key (`account:<name>`, `address:<ip>`) in a fixed window. */
+export interface LoginFailures {
+  readonly count: number;
+  /** When the window ends and the count starts again from zero (ms since epoch). */
+  readonly resetAt: number;
+}
+
 export interface Store {
   /** Open the backend (migrations for SQLite); rejects with BS_ERR_STORE_UNAVAILABLE. */
   open(): Promise<void>;
@@ -205,12 +233,47 @@ export interface Store {
   addStats(hour: number, increments: Readonly<Record<string, number>>): Promise<void>;
   stats(fromHour: number, toHour: number): Promise<readonly HourlyStats[]>;
 
+  // Operator accounts and console sessions (firewall/accounts.ts). Shared by every node.
+  /** Create an account with its audit entry; false (nothing written) when the name exists. */
+  addAccount(account: OperatorAccount, audit: Omit<AuditEntry, 'id'>): Promise<boolean>;
+  /**
+   * Replace an existing account (a new password) with its audit entry, and end every session
+   * of it, one atomic unit; false (nothing written) when the account does not exist.
+   */
+  putAccount(account: OperatorAccount, audit: Omit<AuditEntry, 'id'>): Promise<boolean>;
+  getAccount(name: string): Promise<OperatorAccount | undefined>;
+  /** Remove an account and every session of it, with its audit entry; false (no audit) when absent. */
+  removeAccount(name: string, audit: Omit<AuditEntry, 'id'>): Promise<boolean>;
+  /** Every account, by name. */
+  listAccounts(): Promise<readonly OperatorAccount[]>;
+  /** Store a session (and its audit entry, e.g. LOGIN); sessions past expiresAt may be dropped. */
+  putSession(session: SessionRecord, audit: Omit<AuditEntry, 'id'>): Promise<void>;
+  /** The session; may still return one past its expiresAt (the caller compares times). */
+  getSession(idHash: string): Promise<SessionRecord | undefined>;
+  /** End a session with its audit entry (e.g. LOGOUT); false (no audit) when it is not there. */
+  removeSession(idHash: string, audit: Omit<AuditEntry, 'id'>): Promise<boolean>;
+  /**
+   * Count one failed login under each key, with one audit entry (LOGIN-FAIL), atomically: a
+   * key whose window has ended (resetAt <= now) or that has none starts a new window of
+   * windowMs at `now` with count 1. Returns each key's count and resetAt after it, in order.
+   */
+  addLoginFailure(keys: readonly string[], now: number, windowMs: number, audit: Omit<AuditEntry, 'id'>): Promise<readonly LoginFailures[]>;
+  /** A key's failures in its current window; undefined when none or the window ended (resetAt <= now). */
+  loginFailures(key: string, now: number): Promise<LoginFailures | undefined>;
+  /** Forget a key's failures (a successful login, a new password). */
+  clearLoginFailures(key: string): Promise<void>;
+  /** An audit entry on its own (an action that changes no record, e.g. LOGIN-THROTTLED). */
+  putAudit(audit: Omit<AuditEntry, 'id'>): Promise<void>;
+
   /**
    * A lease for cluster-wide background work (re-checks, expiry): true when `holder` holds
    * `name` until now + ttlMs (acquired or renewed), false when another holder does.
    */
   lease(name: string, holder: string, ttlMs: number): Promise<boolean>;
 
-  /** Hear about changes from every node (this one included). Returns the unsubscribe. */
-  subscribe(listener: (event: StoreEvent) => void): () => void;
+  /**
+   * Hear about changes from every node (this one included). Returns the unsubscribe. `local` is
+   * true for a change this store instance wrote itself (the writer knows what it wrote).
+   */
+  subscribe(listener: (event: StoreEvent, local: boolean) => void): () => void;
 }

@@ -4,13 +4,14 @@
  *
  * SYNOPSIS
  *   encodeEvent(event, nodeId): string       the channel message
- *   parseEvent(message): StoreEvent | undefined
- *   const listeners = new EventListeners(); const stop = listeners.add(fn); listeners.deliver(event)
+ *   parseEvent(message, ownNode?): { event, local } | undefined
+ *   const listeners = new EventListeners(); const stop = listeners.add(fn); listeners.deliver(event, local)
  *
  * DESCRIPTION
  *   A message is the StoreEvent as JSON plus `node`, the writer's node id (for operators reading
- *   the channel with redis-cli; listeners get the bare StoreEvent). A message that is not one of
- *   ours is ignored.
+ *   the channel with redis-cli; listeners get the bare StoreEvent, and `local` true when `node`
+ *   is this store's own node id: a write it made itself). A message that is not one of ours is
+ *   ignored.
  *
  *   deliver calls every listener in the order added; one that throws is reported with
  *   process.emitWarning (code BS_STORE_LISTENER) and the others still hear the event. The same
@@ -21,15 +22,15 @@
  */
 import type { StoreEvent } from '../types.js';
 
-export type EventListener = (event: StoreEvent) => void;
+export type EventListener = (event: StoreEvent, local: boolean) => void;
 
 /** encodeEvent - the channel message for an event written by `nodeId`. */
 export function encodeEvent(event: StoreEvent, nodeId: string): string {
   return JSON.stringify({ ...event, node: nodeId });
 }
 
-/** parseEvent - a channel message as a StoreEvent, or undefined when it is not one. */
-export function parseEvent(message: string): StoreEvent | undefined {
+/** parseEvent - a channel message as a StoreEvent (local: written by `ownNode`), or undefined when it is not one. */
+export function parseEvent(message: string, ownNode?: string): { readonly event: StoreEvent; readonly local: boolean } | undefined {
   let value: unknown;
   try {
     value = JSON.parse(message);
@@ -38,8 +39,9 @@ export function parseEvent(message: string): StoreEvent | undefined {
   }
   if (typeof value !== 'object' || value === null) return undefined;
   const v = value as Record<string, unknown>;
-  if (v.type === 'listing' && typeof v.ip === 'string') return { type: 'listing', ip: v.ip };
-  if (v.type === 'allow' && typeof v.id === 'string') return { type: 'allow', id: v.id };
+  const local = ownNode !== undefined && v.node === ownNode;
+  if (v.type === 'listing' && typeof v.ip === 'string') return { event: { type: 'listing', ip: v.ip }, local };
+  if (v.type === 'allow' && typeof v.id === 'string') return { event: { type: 'allow', id: v.id }, local };
   return undefined;
 }
 
@@ -49,7 +51,7 @@ export class EventListeners {
 
   /** add - subscribe; returns the unsubscribe (harmless to call twice). */
   add(listener: EventListener): () => void {
-    const entry: EventListener = (event) => listener(event);
+    const entry: EventListener = (event, local) => listener(event, local);
     this.entries.add(entry);
     return () => {
       this.entries.delete(entry);
@@ -57,10 +59,10 @@ export class EventListeners {
   }
 
   /** deliver - the event to every listener; a throwing one is reported, not fatal. */
-  deliver(event: StoreEvent): void {
+  deliver(event: StoreEvent, local: boolean): void {
     for (const listener of [...this.entries]) {
       try {
-        listener(event);
+        listener(event, local);
       } catch (err) {
         const detail = err instanceof Error ? err.message : String(err);
         process.emitWarning(`a store event listener threw: ${detail}`, { code: 'BS_STORE_LISTENER' });

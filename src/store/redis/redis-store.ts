@@ -15,7 +15,7 @@
  *   (codec.ts). Each audited write (putListing, putAllow, removeAllow, putRequest,
  *   approveRequest, putContact) is ONE Lua script (scripts.ts): record, indexes, audit entry
  *   and, for listings and allow entries, the PUBLISH on `<prefix>events`, all or nothing.
- *   addStats is one MULTI/EXEC. Reads of a page take the index, then the records (pages.ts), and
+ *   addStats is one MULTI/EXEC. Accounts, console sessions and failed-login counters: accounts.ts. Reads of a page take the index, then the records (pages.ts), and
  *   re-check the filter on each record.
  *
  *   Two connections: one for commands, one in subscriber mode for `<prefix>events`. Every node
@@ -61,12 +61,16 @@ import type {
   HourlyStats,
   Listing,
   ListingFilter,
+  LoginFailures,
+  OperatorAccount,
   Page,
   RequestState,
+  SessionRecord,
   Store,
   StoreEvent,
   WhitelistRequest,
 } from '../types.js';
+import { RedisAccounts } from './accounts.js';
 import {
   decodeAllow,
   decodeAudit,
@@ -127,6 +131,8 @@ export class RedisStore implements Store {
   private main: Redis | undefined;
   private sub: Redis | undefined;
   private opening: Promise<void> | undefined;
+  /** Accounts, sessions, failed logins (accounts.ts), on this store's connection and audit log. */
+  private readonly accounts: RedisAccounts;
 
   constructor(options: RedisStoreOptions) {
     this.url = options.url;
@@ -142,6 +148,12 @@ export class RedisStore implements Store {
       throw new RangeError(`auditMaxEntries ${this.auditMaxEntries} is not a positive whole number`);
     }
     this.nodeId = options.nodeId ?? `${hostname()}:${process.pid}:${randomBytes(NODE_ID_RANDOM_BYTES).toString('hex')}`;
+    this.accounts = new RedisAccounts({
+      prefix: this.keys.prefix,
+      run: (what, fn) => this.run(what, fn),
+      auditArgs: (audit) => this.auditArgs(audit),
+      auditKeys: this.keys.auditKeys,
+    });
   }
 
   async open(): Promise<void> {
@@ -465,6 +477,56 @@ export class RedisStore implements Store {
     });
   }
 
+  // ---- accounts and console sessions (accounts.ts) -----------------------------------------
+
+  addAccount(account: OperatorAccount, audit: AuditInput): Promise<boolean> {
+    return this.accounts.addAccount(account, audit);
+  }
+
+  putAccount(account: OperatorAccount, audit: AuditInput): Promise<boolean> {
+    return this.accounts.putAccount(account, audit);
+  }
+
+  getAccount(name: string): Promise<OperatorAccount | undefined> {
+    return this.accounts.getAccount(name);
+  }
+
+  removeAccount(name: string, audit: AuditInput): Promise<boolean> {
+    return this.accounts.removeAccount(name, audit);
+  }
+
+  listAccounts(): Promise<readonly OperatorAccount[]> {
+    return this.accounts.listAccounts();
+  }
+
+  putSession(session: SessionRecord, audit: AuditInput): Promise<void> {
+    return this.accounts.putSession(session, audit);
+  }
+
+  getSession(idHash: string): Promise<SessionRecord | undefined> {
+    return this.accounts.getSession(idHash);
+  }
+
+  removeSession(idHash: string, audit: AuditInput): Promise<boolean> {
+    return this.accounts.removeSession(idHash, audit);
+  }
+
+  addLoginFailure(keys: readonly string[], now: number, windowMs: number, audit: AuditInput): Promise<readonly LoginFailures[]> {
+    return this.accounts.addLoginFailure(keys, now, windowMs, audit);
+  }
+
+  loginFailures(key: string, now: number): Promise<LoginFailures | undefined> {
+    return this.accounts.loginFailures(key, now);
+  }
+
+  clearLoginFailures(key: string): Promise<void> {
+    return this.accounts.clearLoginFailures(key);
+  }
+
+  putAudit(audit: AuditInput): Promise<void> {
+    return this.accounts.putAudit(audit);
+  }
+
   // ---- lease and events --------------------------------------------------------------------
 
   async lease(name: string, holder: string, ttlMs: number): Promise<boolean> {
@@ -476,7 +538,7 @@ export class RedisStore implements Store {
     });
   }
 
-  subscribe(listener: (event: StoreEvent) => void): () => void {
+  subscribe(listener: (event: StoreEvent, local: boolean) => void): () => void {
     return this.listeners.add(listener);
   }
 
@@ -532,7 +594,7 @@ export class RedisStore implements Store {
   /** deliver - a message from our channel to every listener. */
   private deliver(channel: string, message: string): void {
     if (channel !== this.keys.events) return;
-    const event = parseEvent(message);
-    if (event !== undefined) this.listeners.deliver(event);
+    const parsed = parseEvent(message, this.nodeId);
+    if (parsed !== undefined) this.listeners.deliver(parsed.event, parsed.local);
   }
 }

@@ -56,7 +56,7 @@ export class LuaScript {
 }
 
 /** Shared helpers: argument checks, order-set re-indexing, the audit append with its cap. */
-const PRELUDE = `
+export const PRELUDE = `
 local function badTime(s)
   return type(s) ~= 'string' or #s ~= 16 or string.find(s, '%D') ~= nil
 end

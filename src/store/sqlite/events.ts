@@ -5,7 +5,7 @@
  * SYNOPSIS
  *   const feed = new ChangeFeed(source, { pollIntervalMs, now, onError })
  *   feed.start(lastId)                  begin polling after the event with id lastId
- *   feed.announceLocal(id, event)       the own process's write: emit now, never again from the poll
+ *   feed.announceLocal(id, event)       the own process's write: emit now (local), never again from the poll
  *   feed.subscribe(listener) → unsubscribe
  *   feed.stop()
  *
@@ -17,7 +17,8 @@
  *   process writing to the file reaches a running `serve` within about one interval.
  *
  *   The writer's own process hears its change at once (`announceLocal`, right after the
- *   commit); the id is remembered so the poll skips that row instead of emitting it twice.
+ *   commit, with `local` true for the listeners); the id is remembered so the poll skips that
+ *   row instead of emitting it twice.
  *   AUTOINCREMENT guarantees ids are never reused, even after pruning.
  *
  *   Now and then (every EVENT_PRUNE_EVERY_MS) rows older than EVENT_RETENTION_MS are deleted.
@@ -76,7 +77,7 @@ export function eventFrom(row: EventRow): StoreEvent | undefined {
 }
 
 export class ChangeFeed {
-  private readonly listeners = new Set<(event: StoreEvent) => void>();
+  private readonly listeners = new Set<(event: StoreEvent, local: boolean) => void>();
   /** Ids the own process wrote and already emitted, still ahead of the poll. */
   private readonly own = new Set<number>();
   private lastSeen = 0;
@@ -106,9 +107,9 @@ export class ChangeFeed {
     this.own.clear();
   }
 
-  subscribe(listener: (event: StoreEvent) => void): () => void {
+  subscribe(listener: (event: StoreEvent, local: boolean) => void): () => void {
     // Wrap, so the same function subscribed twice gets two independent subscriptions.
-    const entry = (event: StoreEvent): void => listener(event);
+    const entry = (event: StoreEvent, local: boolean): void => listener(event, local);
     this.listeners.add(entry);
     return () => {
       this.listeners.delete(entry);
@@ -118,7 +119,7 @@ export class ChangeFeed {
   announceLocal(id: number, event: StoreEvent): void {
     if (id === this.lastSeen + 1) this.lastSeen = id;
     else this.own.add(id);
-    this.emit(event);
+    this.emit(event, true);
   }
 
   /** poll - one tick: new rows since lastSeen, then pruning when it is due. */
@@ -135,7 +136,7 @@ export class ChangeFeed {
           this.lastSeen = row.id;
           if (this.own.delete(row.id)) continue;
           const event = eventFrom(row);
-          if (event !== undefined) this.emit(event);
+          if (event !== undefined) this.emit(event, false);
         }
         if (rows.length < EVENT_POLL_BATCH) break;
       }
@@ -152,10 +153,10 @@ export class ChangeFeed {
     }
   }
 
-  private emit(event: StoreEvent): void {
+  private emit(event: StoreEvent, local: boolean): void {
     for (const listener of [...this.listeners]) {
       try {
-        listener(event);
+        listener(event, local);
       } catch (err) {
         this.options.onError(err);
       }

@@ -138,6 +138,35 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
       CREATE INDEX events_at ON events (at);
     `,
   },
+  {
+    version: 2,
+    description: 'operator accounts, console sessions, failed-login counters',
+    sql: `
+      CREATE TABLE accounts (
+        name                TEXT    NOT NULL PRIMARY KEY,
+        password_hash       TEXT    NOT NULL,
+        created_at          INTEGER NOT NULL,
+        password_changed_at INTEGER NOT NULL
+      );
+
+      CREATE TABLE sessions (
+        id_hash    TEXT    NOT NULL PRIMARY KEY,
+        account    TEXT    NOT NULL,
+        csrf       TEXT    NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX sessions_account ON sessions (account);
+      CREATE INDEX sessions_expires ON sessions (expires_at);
+
+      CREATE TABLE login_failures (
+        key      TEXT    NOT NULL PRIMARY KEY,
+        count    INTEGER NOT NULL,
+        reset_at INTEGER NOT NULL
+      );
+      CREATE INDEX login_failures_reset ON login_failures (reset_at);
+    `,
+  },
 ]);
 
 export const SCHEMA_VERSION: number = MIGRATIONS.length;

@@ -13,7 +13,8 @@
  *   promise resolved has been fsynced and survives SIGKILL or power loss), busy_timeout
  *   BUSY_TIMEOUT_MS (another process holding the write lock is waited for, not failed at once),
  *   foreign keys on. Schema: migrations.ts. SQL texts: sql.ts. Rows: rows.ts. Change events:
- *   events.ts. Cursors: cursor.ts.
+ *   events.ts. Cursors: cursor.ts. Operator accounts,
+ *   console sessions and failed-login counters: accounts.ts.
  *
  *   Atomicity: every write that carries an audit entry writes the record, the audit row (id:
  *   16 crypto-random bytes, hex) and, for listing and allow changes, an `events` row as ONE
@@ -68,12 +69,16 @@ import type {
   HourlyStats,
   Listing,
   ListingFilter,
+  LoginFailures,
+  OperatorAccount,
   Page,
   RequestState,
+  SessionRecord,
   Store,
   StoreEvent,
   WhitelistRequest,
 } from '../types.js';
+import { SqliteAccounts } from './accounts.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { guarded, storeUnavailable } from './driver-errors.js';
 import { ChangeFeed, eventKey } from './events.js';
@@ -116,8 +121,19 @@ function step(sql: string, ...args: unknown[]): WriteStep {
   return { sql, args };
 }
 
+/** Audit ids drawn from one randomBytes call: a call per write cost more than the rest of building the write. */
+const AUDIT_IDS_PER_POOL = 256;
+let auditPool = Buffer.alloc(0);
+let auditPoolAt = 0;
+
 function newAuditId(): string {
-  return randomBytes(AUDIT_ID_BYTES).toString('hex');
+  if (auditPoolAt + AUDIT_ID_BYTES > auditPool.length) {
+    auditPool = randomBytes(AUDIT_ID_BYTES * AUDIT_IDS_PER_POOL);
+    auditPoolAt = 0;
+  }
+  const id = auditPool.toString('hex', auditPoolAt, auditPoolAt + AUDIT_ID_BYTES);
+  auditPoolAt += AUDIT_ID_BYTES;
+  return id;
 }
 
 export class SqliteStore implements Store {
@@ -130,6 +146,12 @@ export class SqliteStore implements Store {
   private feed: ChangeFeed | undefined;
   private readonly statements = new Map<string, Database.Statement>();
   private writer: WriteChannel | undefined;
+  /** Accounts, sessions, failed logins (accounts.ts), on this store's read and write paths. */
+  private readonly accounts = new SqliteAccounts({
+    read: (doing, fn) => this.run(doing, () => fn((sql) => this.stmt(sql))),
+    write: async (doing, audit, steps, guard = false) =>
+      audit === undefined ? (await this.send(doing, { steps, guard })).changed : this.write(doing, audit, undefined, steps, guard),
+  });
 
   constructor(options: SqliteStoreOptions) {
     if (typeof options.path !== 'string' || options.path === '') {
@@ -206,7 +228,7 @@ export class SqliteStore implements Store {
     if (db !== undefined) guarded(this.file, 'closing', () => db.close());
   }
 
-  subscribe(listener: (event: StoreEvent) => void): () => void {
+  subscribe(listener: (event: StoreEvent, local: boolean) => void): () => void {
     if (this.feed === undefined) throw this.unavailable('subscribe', 'the store is not open');
     return this.feed.subscribe(listener);
   }
@@ -399,6 +421,56 @@ export class SqliteStore implements Store {
     }
     flush();
     return out;
+  }
+
+  // ---- accounts and console sessions (accounts.ts) ---------------------------------------
+
+  addAccount(account: OperatorAccount, audit: AuditInput): Promise<boolean> {
+    return this.accounts.addAccount(account, audit);
+  }
+
+  putAccount(account: OperatorAccount, audit: AuditInput): Promise<boolean> {
+    return this.accounts.putAccount(account, audit);
+  }
+
+  getAccount(name: string): Promise<OperatorAccount | undefined> {
+    return this.accounts.getAccount(name);
+  }
+
+  removeAccount(name: string, audit: AuditInput): Promise<boolean> {
+    return this.accounts.removeAccount(name, audit);
+  }
+
+  listAccounts(): Promise<readonly OperatorAccount[]> {
+    return this.accounts.listAccounts();
+  }
+
+  putSession(session: SessionRecord, audit: AuditInput): Promise<void> {
+    return this.accounts.putSession(session, audit);
+  }
+
+  getSession(idHash: string): Promise<SessionRecord | undefined> {
+    return this.accounts.getSession(idHash);
+  }
+
+  removeSession(idHash: string, audit: AuditInput): Promise<boolean> {
+    return this.accounts.removeSession(idHash, audit);
+  }
+
+  addLoginFailure(keys: readonly string[], now: number, windowMs: number, audit: AuditInput): Promise<readonly LoginFailures[]> {
+    return this.accounts.addLoginFailure(keys, now, windowMs, audit);
+  }
+
+  loginFailures(key: string, now: number): Promise<LoginFailures | undefined> {
+    return this.accounts.loginFailures(key, now);
+  }
+
+  clearLoginFailures(key: string): Promise<void> {
+    return this.accounts.clearLoginFailures(key);
+  }
+
+  putAudit(audit: AuditInput): Promise<void> {
+    return this.accounts.putAudit(audit);
   }
 
   // ---- leases -----------------------------------------------------------------------------

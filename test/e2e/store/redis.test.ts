@@ -30,7 +30,8 @@ import { Redis } from 'ioredis';
 import { isBlockSmithError } from '../../../src/errors.js';
 import { EVIDENCE_TTL_MS, RedisStore } from '../../../src/store/redis/redis-store.js';
 import type { Listing, StoreEvent, WhitelistRequest } from '../../../src/store/types.js';
-import { storeContract } from '../../unit/store/contract.js';
+import { accountsContract } from '../../unit/store/contract-accounts.js';
+import { storeContract, type StoreFactory } from '../../unit/store/contract.js';
 import { UniqueKeys, makeAllow, makeAudit, makeEvidence, makeListing, makeRequest, waitFor } from '../../unit/store/contract-fixtures.js';
 
 const REDIS_URL = process.env.BLOCKSMITH_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -120,7 +121,7 @@ after(async () => {
   await deletePrefix(RUN_PREFIX);
 });
 
-storeContract('redis', async () => {
+const makeRedis: StoreFactory = async () => {
   const prefix = freshPrefix();
   const store = await openStore(prefix);
   return {
@@ -128,7 +129,9 @@ storeContract('redis', async () => {
     cleanup: () => deletePrefix(prefix),
     reopen: () => openStore(prefix),
   };
-});
+};
+storeContract('redis', makeRedis);
+accountsContract('redis', makeRedis);
 
 // ---- a throwaway redis-server ---------------------------------------------------------------
 

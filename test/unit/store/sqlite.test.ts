@@ -23,7 +23,8 @@ import Database from 'better-sqlite3';
 import { MAX_PAGE_LIMIT, SCHEMA_VERSION, SqliteStore, WITHIN_SCAN_CHUNK } from '../../../src/store/sqlite/index.js';
 import { listingParams } from '../../../src/store/sqlite/rows.js';
 import type { StoreEvent } from '../../../src/store/types.js';
-import { storeContract } from './contract.js';
+import { accountsContract } from './contract-accounts.js';
+import { storeContract, type StoreFactory } from './contract.js';
 import { UniqueKeys, makeAllow, makeAudit, makeListing, sleep, waitFor } from './contract-fixtures.js';
 
 const root = mkdtempSync(join(tmpdir(), 'blocksmith-sqlite-test-'));
@@ -85,7 +86,7 @@ async function openStore(path: string, pollIntervalMs = FAST_POLL_MS): Promise<S
   return store;
 }
 
-storeContract('sqlite', async () => {
+const makeSqlite: StoreFactory = async () => {
   const path = freshPath();
   const store = await openStore(path);
   return {
@@ -96,7 +97,9 @@ storeContract('sqlite', async () => {
     },
     reopen: () => openStore(path),
   };
-});
+};
+storeContract('sqlite', makeSqlite);
+accountsContract('sqlite', makeSqlite);
 
 describe('SqliteStore (SQLite specifics)', () => {
   const keys = new UniqueKeys();
