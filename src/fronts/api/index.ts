@@ -39,6 +39,7 @@ import { clientErrorResponse } from './errors.js';
 import { FRONT } from './guards.js';
 import { buildHttpServer, type HttpServerOptions } from './server.js';
 import { portalPlugins } from '../../web/index.js'; // PORTAL (issue 6)
+import { consolePlugins } from '../../web/console/index.js'; // CONSOLE (issue 7)
 
 export { buildHttpServer, type HttpServer, type HttpServerOptions } from './server.js';
 
@@ -82,7 +83,7 @@ function closeServers(servers: readonly Server[], graceMs: number): Promise<void
 export async function startHttpFront(ctx: FrontContext, options: HttpServerOptions = {}): Promise<RunningFront | undefined> {
   const http = ctx.config.http;
   if (http.listen.length === 0) return undefined;
-  const { app } = await buildHttpServer(ctx, { ...options, plugins: [...(options.plugins ?? []), ...portalPlugins(ctx.config)] }); // PORTAL (issue 6): the public pages of src/web
+  const { app } = await buildHttpServer(ctx, { ...options, plugins: [...(options.plugins ?? []), ...portalPlugins(ctx.config), ...consolePlugins(ctx.config)] }); // PORTAL (issue 6): the public pages of src/web
   const servers: Server[] = [];
   const endpoints: string[] = [];
   try {
