@@ -17,13 +17,19 @@
  *
  *   The secret is 32 random bytes drawn when the portal starts: a restart invalidates open
  *   forms (the visitor gets the form again), which is the safe side.
+ *
+ *   Nonces are cut from a pool of CSPRNG bytes refilled NONCE_POOL_COUNT nonces at a time: one
+ *   randomBytes() call per page costs more than the rest of the token (a first visit without the
+ *   cookie gets a nonce on every page), and bytes handed out once are never handed out again.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 
 export const CSRF_COOKIE = 'bs_csrf';
 const NONCE_BYTES = 18;
 const SECRET_BYTES = 32;
+/** Nonces drawn from the CSPRNG per refill of the pool. */
+const NONCE_POOL_COUNT = 256;
 /** Longest cookie header looked at (a larger one is not ours to parse). */
 const COOKIE_HEADER_MAX_CHARS = 8_192;
 
@@ -46,6 +52,9 @@ export function readCookie(header: string | undefined, name: string): string | u
 export class Csrf {
   private readonly secret = randomBytes(SECRET_BYTES);
   private readonly options: CsrfOptions;
+  private readonly pool = Buffer.alloc(NONCE_BYTES * NONCE_POOL_COUNT);
+  /** Next unused byte of the pool; at its end the pool is refilled. */
+  private poolAt = this.pool.length;
 
   constructor(options: CsrfOptions) {
     this.options = options;
@@ -53,6 +62,17 @@ export class Csrf {
 
   private mac(nonce: string, issued: string): string {
     return createHmac('sha256', this.secret).update(`${nonce}.${issued}`).digest('base64url');
+  }
+
+  /** A fresh nonce (base64url, 24 characters): bytes of the pool not used before. */
+  private freshNonce(): string {
+    if (this.poolAt + NONCE_BYTES > this.pool.length) {
+      randomFillSync(this.pool);
+      this.poolAt = 0;
+    }
+    const nonce = this.pool.toString('base64url', this.poolAt, this.poolAt + NONCE_BYTES);
+    this.poolAt += NONCE_BYTES;
+    return nonce;
   }
 
   private nonceOf(request: FastifyRequest): string | undefined {
@@ -65,7 +85,7 @@ export class Csrf {
     let nonce = this.nonceOf(request);
     let cookie: string | undefined;
     if (nonce === undefined) {
-      nonce = randomBytes(NONCE_BYTES).toString('base64url');
+      nonce = this.freshNonce();
       const secure = request.protocol === 'https' ? '; Secure' : '';
       cookie = `${CSRF_COOKIE}=${nonce}; Path=/; HttpOnly; SameSite=Strict${secure}`;
     }

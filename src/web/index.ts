@@ -44,6 +44,7 @@ import type { Portal } from './context.js';
 import { Csrf } from './csrf.js';
 import { registerFormParser } from './forms.js';
 import { VisitorLimits } from './limits.js';
+import { PortalReads } from './reads.js';
 import { contactRoutes } from './pages/contact.js';
 import { homeRoutes } from './pages/home.js';
 import { ipRoutes } from './pages/ip.js';
@@ -76,6 +77,7 @@ export function makePortal(opts: ApiPluginOptions): Portal {
     now: opts.now,
     csrf: new Csrf({ ttlMs: config.portal.csrfTokenTtlMs, now: opts.now }),
     limits: new VisitorLimits(config.http, opts.now),
+    reads: new PortalReads(firewall),
     org: config.firewall.organisation.name,
     baseUrl: base.endsWith('/') ? base.slice(0, -1) : base,
   };

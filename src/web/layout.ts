@@ -13,7 +13,7 @@
  *   organisation's name, the contact address and the logo come from the configuration and
  *   are escaped like any data.
  */
-import { html, type Html } from './html.js';
+import { escapeHtml, html, type Html } from './html.js';
 import type { Portal } from './context.js';
 
 export interface PageInput {
@@ -46,17 +46,26 @@ export function duration(portal: Portal, ms: number): string {
   return `${Math.round(ms / DAY_MS)} days`;
 }
 
-export function renderPage(portal: Portal, input: PageInput): string {
+/** The page around the title and the main part: the same for every page of one portal. */
+type Frame = readonly [beforeTitle: string, beforeHeading: string, beforeMain: string, afterMain: string];
+
+const frames = new WeakMap<Portal, Frame>();
+
+function frameOf(portal: Portal): Frame {
+  const known = frames.get(portal);
+  if (known !== undefined) return known;
   const { t, org, config } = portal;
   const logo = config.portal.logoUrl;
   const contact = config.portal.contactEmail;
-  const doc = html`<!doctype html>
+  const frame: Frame = [
+    html`<!doctype html>
 <html lang="${t.lang}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
-<title>${input.title} - ${t.portalName(org)}</title>
+<title>`.value,
+    html` - ${t.portalName(org)}</title>
 <link rel="stylesheet" href="/static/portal.css">
 <script src="/static/portal.js" defer></script>
 </head>
@@ -73,12 +82,26 @@ export function renderPage(portal: Portal, input: PageInput): string {
 </ul></nav>
 </div></header>
 <main id="main" tabindex="-1">
-<h1>${input.title}</h1>
-${input.main}
+<h1>`.value,
+    html`</h1>
+`.value,
+    html`
 </main>
 <footer class="site"><p>${t.footer(org)}<a href="mailto:${contact}">${contact}</a></p></footer>
 </body>
 </html>
-`;
-  return doc.value;
+`.value,
+  ];
+  frames.set(portal, frame);
+  return frame;
+}
+
+/**
+ * renderPage - a whole document. The frame is rendered once per portal (its parts come from the
+ * configuration and the texts only); the title is escaped like any interpolated text.
+ */
+export function renderPage(portal: Portal, input: PageInput): string {
+  const [beforeTitle, beforeHeading, beforeMain, afterMain] = frameOf(portal);
+  const title = escapeHtml(input.title);
+  return beforeTitle + title + beforeHeading + title + beforeMain + input.main.value + afterMain;
 }

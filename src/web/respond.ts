@@ -4,9 +4,10 @@
  *
  * SYNOPSIS
  *   sendPage(reply, portal, title, main, status?)
+ *   sendDocument(reply, document, status?)                a whole document already rendered (renderPage)
  *   sendError(reply, portal, status, message, extra?)
  *   sendLimited(reply, portal, kind, retryAfterMs)        429 with Retry-After, the limit in words
- *   readIp(text): { ok: true, ip, family, note? } | { ok: false, why }
+ *   readIp(text): { ok: true, ip, family, note?, address } | { ok: false, why }
  *   takeLimit(request, reply, portal, kind): boolean      false: the 429 page was sent
  *
  * DESCRIPTION
@@ -14,7 +15,7 @@
  *   carry CSRF tokens). Error pages never echo the request except through html escaping.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { normaliseAddress } from '../check/address.js';
+import { normaliseAddress, type NormalisedAddress } from '../check/address.js';
 import { isBlockSmithError } from '../errors.js';
 import type { Portal } from './context.js';
 import { html, type Html } from './html.js';
@@ -23,12 +24,12 @@ import { visitorAddress, type VisitorClass } from './limits.js';
 
 const MS_PER_S = 1_000;
 
+export function sendDocument(reply: FastifyReply, document: string, status = 200): FastifyReply {
+  return reply.code(status).header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').send(document);
+}
+
 export function sendPage(reply: FastifyReply, portal: Portal, title: string, main: Html, status = 200): FastifyReply {
-  return reply
-    .code(status)
-    .header('content-type', 'text/html; charset=utf-8')
-    .header('cache-control', 'no-store')
-    .send(renderPage(portal, { title, main }));
+  return sendDocument(reply, renderPage(portal, { title, main }), status);
 }
 
 export function sendError(reply: FastifyReply, portal: Portal, status: number, message: string, extra?: Html): FastifyReply {
@@ -59,14 +60,16 @@ export function takeLimit(request: FastifyRequest, reply: FastifyReply, portal: 
   return false;
 }
 
-export type IpInput = { readonly ok: true; readonly ip: string; readonly family: 4 | 6; readonly note?: string } | { readonly ok: false; readonly why: string };
+export type IpInput =
+  | { readonly ok: true; readonly ip: string; readonly family: 4 | 6; readonly note?: string; readonly address: NormalisedAddress }
+  | { readonly ok: false; readonly why: string };
 
 /** readIp - strict parse (check/address.ts): the only input the pages take for an address. */
 export function readIp(text: unknown): IpInput {
   if (typeof text !== 'string') return { ok: false, why: 'no address given' };
   try {
     const a = normaliseAddress(text);
-    return { ok: true, ip: a.ip, family: a.family, ...(a.note === undefined ? {} : { note: a.note }) };
+    return { ok: true, ip: a.ip, family: a.family, ...(a.note === undefined ? {} : { note: a.note }), address: a };
   } catch (err) {
     if (isBlockSmithError(err)) return { ok: false, why: err.message };
     throw err;

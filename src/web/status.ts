@@ -3,20 +3,20 @@
  *   web/status - what the portal knows of one address: listing, allow entry, bypass, a reference
  *
  * SYNOPSIS
- *   await addressStatus(portal, ip, family, ref?): AddressStatus
+ *   await addressStatus(portal, ip, family, ref?, address?): AddressStatus     address: ip already normalised
  *
  * DESCRIPTION
- *   Read through the firewall only (records.* and hotListing: the hot cache knows a listing
- *   before its store write lands). Evidence tiers (../shared/research/portals.md e6.19): the
- *   public sees listed or not, the failing step, dates and the reply; the HELO of the rejection
- *   only when the visitor holds its reference (`?r=` from the bounce) and it belongs to this
- *   address. Sender and recipient are never shown.
+ *   Read through the firewall only (records.* by way of portal.reads, web/reads.ts, and
+ *   hotListing: the hot cache knows a listing before its store write lands). Evidence tiers
+ *   (../shared/research/portals.md e6.19): the public sees listed or not, the failing step,
+ *   dates and the reply; the HELO of the rejection only when the visitor holds its reference
+ *   (`?r=` from the bounce) and it belongs to this address. Sender and recipient are never shown.
  */
 import type { DecisionReason } from '../firewall/index.js';
 import { stepWords } from '../firewall/index.js';
 import type { Evidence, Listing } from '../store/types.js';
 import type { Portal } from './context.js';
-import { normaliseAddress } from '../check/address.js';
+import { normaliseAddress, type NormalisedAddress } from '../check/address.js';
 
 /** Shape of a reference in `?r=` (Crockford base32, as firewall/reference.ts makes them; case-insensitive input). */
 export const REF_PATTERN = /^[0-9A-Za-z]{4,16}$/;
@@ -43,16 +43,16 @@ export interface AddressStatus {
 /** core.ts NEVER: an operator's listing is never re-checked. */
 const NEVER = Number.MAX_SAFE_INTEGER;
 
-export async function addressStatus(portal: Portal, ip: string, family: 4 | 6, rawRef: unknown): Promise<AddressStatus> {
-  const { firewall } = portal;
+export async function addressStatus(portal: Portal, ip: string, family: 4 | 6, rawRef: unknown, address?: NormalisedAddress): Promise<AddressStatus> {
+  const { firewall, reads } = portal;
   const ref = typeof rawRef === 'string' && REF_PATTERN.test(rawRef) ? rawRef.toUpperCase() : undefined;
   const [listing, evidence] = await Promise.all([
-    firewall.records.listing(ip),
-    ref === undefined ? Promise.resolve(undefined) : firewall.records.evidence(ref),
+    reads.listing(ip, firewall.hotListing(ip)),
+    ref === undefined ? Promise.resolve(undefined) : reads.evidence(ref),
   ]);
   const hot = firewall.hotListing(ip);
   // From the firewall's memory, as its decisions see it (no store read of the whole allowlist).
-  const exemption = firewall.exemption(normaliseAddress(ip));
+  const exemption = firewall.exemption(address ?? normaliseAddress(ip));
   const allowRange = exemption?.kind === 'allowlist' ? exemption.range : undefined;
   const bypassRange = exemption?.kind === 'bypass' ? exemption.range : undefined;
   const refEvidence = evidence !== undefined && evidence.ip === ip ? evidence : undefined;

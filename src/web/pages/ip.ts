@@ -10,15 +10,23 @@
  *   Not the administrator (a message to forward, with a copy button that appears only with
  *   JavaScript; the text is selectable in its box without).
  *
- *   Costs: store reads only (listing, allow entries, the reference's evidence); no DNS. Limited
- *   per visitor as a `read`.
+ *   Costs: store reads only (the listing and the reference's evidence, each kept for a second by
+ *   web/reads.ts; allow entries from the firewall's memory); no DNS. Limited per visitor as a
+ *   `read`.
+ *
+ *   The rendered page is kept (PAGE_MEMO_COUNT pages, the oldest goes first) under a key made of
+ *   everything it shows: the address, the reference, the identity of the listing and evidence
+ *   objects read (web/reads.ts hands out the same object while its copy is used, a new one after
+ *   any change), every field of the status and the re-check wait in words. The CSRF token is the
+ *   one part that differs per view: the kept page has a slot where it goes (TOKEN_SLOT, markup
+ *   that escaped data can never spell, since escaping turns every '<' of data into &lt;).
  */
 import type { FastifyInstance } from 'fastify';
 import type { Portal } from '../context.js';
 import { fixFor, soaFromTrace } from '../fix.js';
-import { dnsText, html, type Html } from '../html.js';
-import { duration, utcText, when } from '../layout.js';
-import { readIp, sendBadAddress, sendPage, takeLimit } from '../respond.js';
+import { dnsText, html, trustedHtml, type Html } from '../html.js';
+import { duration, renderPage, utcText, when } from '../layout.js';
+import { readIp, sendBadAddress, sendDocument, takeLimit } from '../respond.js';
 import { addressStatus, type AddressStatus } from '../status.js';
 
 const FIXABLE = new Set(['no-ptr', 'no-valid-ptr', 'no-forward-match', 'forward-nodata', 'listed']);
@@ -83,7 +91,16 @@ export function forwardMessage(portal: Portal, s: AddressStatus): string {
   return t.ip.forwardBody(s.ip, portal.org, dnsText(s.step ?? '-'), `${dnsText(fix.ptrLine, 600)}\n${dnsText(fix.forwardLine, 600)}`, url);
 }
 
+/** The re-check wait in words ('' when there is none): the one part of the page that moves with the clock. */
+function waitText(portal: Portal, s: AddressStatus): string {
+  return s.recheckDueAt === undefined ? '' : duration(portal, Math.max(0, s.recheckDueAt - portal.now()));
+}
+
 export function renderIpPage(portal: Portal, s: AddressStatus, csrfToken: string): Html {
+  return renderIpMain(portal, s, csrfToken, waitText(portal, s));
+}
+
+function renderIpMain(portal: Portal, s: AddressStatus, csrfToken: string | Html, wait: string): Html {
   const { t } = portal;
   const tp = testPath(s.ip);
   const refused = s.listed && s.allowRange === undefined;
@@ -101,7 +118,7 @@ ${s.listing?.clearedAt !== undefined && !s.listed && html`<p>${t.ip.cleared(utcT
     refused && !s.manual
       ? html`<div class="card"><h3>${t.ip.unblockTitle}</h3><p>${t.ip.unblockText}</p>
 <form method="post" action="${ipPath(s.ip)}/unblock"><input type="hidden" name="csrf" value="${csrfToken}">${s.ref !== undefined && html`<input type="hidden" name="r" value="${s.ref}">`}<button type="submit">${t.ip.unblockButton}</button></form>
-${s.recheckDueAt !== undefined && html`<p class="hint">${t.ip.unblockWait(duration(portal, Math.max(0, s.recheckDueAt - portal.now())))}</p>`}</div>`
+${s.recheckDueAt !== undefined && html`<p class="hint">${t.ip.unblockWait(wait)}</p>`}</div>`
       : undefined;
   const wl = `/whitelist?ip=${encodeURIComponent(s.ip)}${s.ref === undefined ? '' : `&r=${s.ref}`}`;
   return html`${badge}${refBox(portal, s)}${facts(portal, s)}
@@ -119,14 +136,82 @@ ${refused && html`<section aria-labelledby="forward"><h2 id="forward">${t.ip.not
 <p><button type="button" class="secondary" hidden data-copy-target="forward-text" data-copy-status="copy-status" data-copied="${t.ip.copied}">${t.ip.copy}</button> <span id="copy-status" role="status"></span></p></section>`}`;
 }
 
+/** Where the CSRF token goes in a kept page: markup, which no escaped value can contain. */
+const TOKEN_SLOT = '<!--csrf-token-->';
+/** Rendered pages kept at most (about 6 KB each). */
+const PAGE_MEMO_COUNT = 256;
+
+const objectIds = new WeakMap<object, number>();
+let lastObjectId = 0;
+
+/** A number per object read (0 for none): a new object, a new number. */
+function idOf(o: object | undefined): number {
+  if (o === undefined) return 0;
+  let id = objectIds.get(o);
+  if (id === undefined) {
+    id = ++lastObjectId;
+    objectIds.set(o, id);
+  }
+  return id;
+}
+
+/** Everything the page shows, as one string. */
+function pageKey(s: AddressStatus, wait: string): string {
+  return [
+    s.ip,
+    s.family,
+    s.ref ?? '',
+    idOf(s.listing),
+    idOf(s.refEvidence),
+    s.listed,
+    s.manual,
+    s.reason ?? '',
+    s.step ?? '',
+    s.names.join(' '),
+    s.recheckDueAt ?? '',
+    s.rejectCount,
+    s.allowRange ?? '',
+    s.bypassRange ?? '',
+    wait,
+  ].join('\n');
+}
+
+/** The page split at its token slot: one part (no form on it) or two. */
+class PageMemo {
+  private readonly pages = new Map<string, readonly string[]>();
+
+  get(key: string): readonly string[] | undefined {
+    return this.pages.get(key);
+  }
+
+  set(key: string, parts: readonly string[]): void {
+    if (this.pages.size >= PAGE_MEMO_COUNT) {
+      const oldest = this.pages.keys().next();
+      if (oldest.done !== true) this.pages.delete(oldest.value);
+    }
+    this.pages.set(key, parts);
+  }
+}
+
 export function ipRoutes(app: FastifyInstance, portal: Portal): void {
+  const memo = new PageMemo();
   app.get<{ Params: { ip: string }; Querystring: { r?: string } }>('/ip/:ip', async (request, reply) => {
     if (!takeLimit(request, reply, portal, 'read')) return reply;
     const parsed = readIp(request.params.ip);
     if (!parsed.ok) return sendBadAddress(reply, portal, parsed.why);
-    const status = await addressStatus(portal, parsed.ip, parsed.family, request.query.r);
+    const status = await addressStatus(portal, parsed.ip, parsed.family, request.query.r, parsed.address);
     const { token, cookie } = portal.csrf.issue(request);
     if (cookie !== undefined) void reply.header('set-cookie', cookie);
-    return sendPage(reply, portal, portal.t.ip.title(parsed.ip), renderIpPage(portal, status, token));
+    const wait = waitText(portal, status);
+    const key = pageKey(status, wait);
+    let parts = memo.get(key);
+    if (parts === undefined) {
+      const page = renderPage(portal, { title: portal.t.ip.title(parsed.ip), main: renderIpMain(portal, status, trustedHtml(TOKEN_SLOT), wait) });
+      parts = page.split(TOKEN_SLOT);
+      // Never more than one form on the page; anything else is rendered per view, as before.
+      if (parts.length > 2) return sendDocument(reply, renderPage(portal, { title: portal.t.ip.title(parsed.ip), main: renderIpMain(portal, status, token, wait) }));
+      memo.set(key, parts);
+    }
+    return sendDocument(reply, parts.length === 1 ? (parts[0] ?? '') : `${parts[0] ?? ''}${token}${parts[1] ?? ''}`);
   });
 }
