@@ -15,11 +15,15 @@
  *   rbldnsd is single-threaded, so is BlockSmith's event loop); dnsperf runs on CPU 0.
  *   Rounds alternate the two; figures are medians. Answers are checked once per server with a
  *   listed and an unlisted name before the load.
+ *
+ *   Beside them, on the same core, udp-echo.ts: Node's UDP floor (each query sent back as its own
+ *   answer, no DNS work), the ceiling of any zone served through Node's dgram. Each round also
+ *   reads each server's CPU time (user + system, all threads, /proc) to give its CPU per query.
  */
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchIp } from '../firewall/support.js';
-import { dataDirWithListings, freePort, median, removeDir, runCommand, startDnsServer, stopChild } from './support.js';
+import { dataDirWithListings, freePort, median, processTreeCpuMs, removeDir, runCommand, startDnsServer, stopChild } from './support.js';
 import { spawn } from 'node:child_process';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -57,6 +61,8 @@ const blocksmith = spawn(
   ['-c', SERVER_CPU, process.execPath, bin, 'serve', '--data', dataDir, '--resolver', `127.0.0.1:${dns.port}`, '--bypass', 'none', '--policy', 'none', '--http', 'none', '--dnsbl', `127.0.0.1:${bsPort}`, '--dnsbl-zone', ZONE],
   { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, BLOCKSMITH_LOG_LEVEL: 'warn', BLOCKSMITH_DNSBL_RATE_LIMIT_PER_SECOND_COUNT: '0' } },
 );
+const echoPort = await freePort();
+const echo = spawn('taskset', ['-c', SERVER_CPU, process.execPath, new URL('./udp-echo.js', import.meta.url).pathname, String(echoPort)], { stdio: ['ignore', 'ignore', 'inherit'] });
 const rbldnsd = spawn('taskset', ['-c', SERVER_CPU, 'rbldnsd', '-n', '-q', '-u', 'nobody', '-b', `127.0.0.1/${rbPort}`, '-w', dataDir, `${ZONE}:ip4set:rbldnsd.data`], {
   stdio: ['ignore', 'ignore', 'inherit'],
 });
@@ -80,13 +86,18 @@ interface PerfResult {
   readonly qps: number;
   readonly lost: number;
   readonly avgLatencyMs: number;
+  /** The server's CPU time (user + system) per answered query. */
+  readonly cpuUsPerQuery: number;
 }
 
-async function dnsperf(port: number): Promise<PerfResult> {
+async function dnsperf(port: number, pid: number | undefined): Promise<PerfResult> {
+  const cpuBefore = processTreeCpuMs(pid ?? 0);
   const { code, stdout, stderr } = await runCommand('taskset', ['-c', CLIENT_CPU, 'dnsperf', '-s', '127.0.0.1', '-p', String(port), '-d', join(dataDir, 'queries.txt'), '-l', String(DURATION_S), '-q', '200', '-t', '2']);
   if (code !== 0) throw new Error(`dnsperf exited ${code}: ${stderr}`);
+  const cpuMs = processTreeCpuMs(pid ?? 0) - cpuBefore;
   const num = (re: RegExp): number => Number(re.exec(stdout)?.[1] ?? Number.NaN);
   return {
+    cpuUsPerQuery: Math.round((cpuMs * 1000 * 10) / Math.max(1, num(/Queries completed:\s+(\d+)/))) / 10,
     qps: num(/Queries per second:\s+([\d.]+)/),
     lost: num(/Queries lost:\s+(\d+)/),
     avgLatencyMs: num(/Average Latency \(s\):\s+([\d.]+)/) * 1000,
@@ -104,21 +115,26 @@ try {
   }
   const bs: PerfResult[] = [];
   const rb: PerfResult[] = [];
+  const ec: PerfResult[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    bs.push(await dnsperf(bsPort));
-    rb.push(await dnsperf(rbPort));
-    console.log(JSON.stringify({ round, blocksmith: bs[round], rbldnsd: rb[round] }));
+    bs.push(await dnsperf(bsPort, blocksmith.pid));
+    rb.push(await dnsperf(rbPort, rbldnsd.pid));
+    ec.push(await dnsperf(echoPort, echo.pid));
+    console.log(JSON.stringify({ round, blocksmith: bs[round], rbldnsd: rb[round], nodeUdpFloor: ec[round] }));
   }
   const q = (r: PerfResult[]): number => Math.round(median(r.map((x) => x.qps)));
   const l = (r: PerfResult[]): number => Math.round(median(r.map((x) => x.avgLatencyMs)) * 1000) / 1000;
-  console.log(`\n| measure (median of ${ROUNDS} rounds of ${DURATION_S} s, ${LISTED} listed, half the queries listed, server on one core) | BlockSmith | rbldnsd | ratio |`);
-  console.log('| --- | --- | --- | --- |');
-  console.log(`| queries/s | ${q(bs)} | ${q(rb)} | ${(q(bs) / q(rb)).toFixed(2)} |`);
-  console.log(`| average latency, ms | ${l(bs)} | ${l(rb)} | |`);
-  console.log(`| queries lost (all rounds) | ${bs.reduce((a, x) => a + x.lost, 0)} | ${rb.reduce((a, x) => a + x.lost, 0)} | |`);
+  const c = (r: PerfResult[]): number => median(r.map((x) => x.cpuUsPerQuery));
+  console.log(`\n| measure (median of ${ROUNDS} rounds of ${DURATION_S} s, ${LISTED} listed, half the queries listed, server on one core) | BlockSmith | rbldnsd | ratio | Node UDP floor (echo) | floor / rbldnsd |`);
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  console.log(`| queries/s | ${q(bs)} | ${q(rb)} | ${(q(bs) / q(rb)).toFixed(2)} | ${q(ec)} | ${(q(ec) / q(rb)).toFixed(2)} |`);
+  console.log(`| server CPU µs per query (user + system) | ${c(bs)} | ${c(rb)} | ${(c(bs) / c(rb)).toFixed(2)} | ${c(ec)} | ${(c(ec) / c(rb)).toFixed(2)} |`);
+  console.log(`| average latency, ms | ${l(bs)} | ${l(rb)} | | ${l(ec)} | |`);
+  console.log(`| queries lost (all rounds) | ${bs.reduce((a, x) => a + x.lost, 0)} | ${rb.reduce((a, x) => a + x.lost, 0)} | | ${ec.reduce((a, x) => a + x.lost, 0)} | |`);
 } finally {
   await stopChild(blocksmith);
   await stopChild(rbldnsd);
+  await stopChild(echo);
   dns.stop();
   removeDir(dataDir);
 }

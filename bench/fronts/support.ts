@@ -10,7 +10,7 @@
  *   bench/check. `freePort()` asks the kernel for a free loopback port.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,10 +67,11 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-/** Run `blocksmith serve` from this compiled tree with the given flags. */
-export function startBlockSmith(args: readonly string[], env: NodeJS.ProcessEnv = {}): Child {
+/** Run `blocksmith serve` from this compiled tree with the given flags, after `prefix` (e.g. taskset -c 1). */
+export function startBlockSmith(args: readonly string[], env: NodeJS.ProcessEnv = {}, prefix: readonly string[] = []): Child {
   const bin = new URL('../../src/cli/bin.js', import.meta.url).pathname;
-  const child = spawn(process.execPath, [bin, 'serve', ...args], {
+  const command = prefix.length > 0 ? prefix[0]! : process.execPath;
+  const child = spawn(command, [...prefix.slice(1), ...(prefix.length > 0 ? [process.execPath] : []), bin, 'serve', ...args], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, BLOCKSMITH_LOG_LEVEL: 'warn', ...env },
   });
@@ -109,7 +110,8 @@ export function runCommand(command: string, args: readonly string[]): Promise<{ 
   });
 }
 
-async function runCommandJson<T>(command: string, args: readonly string[]): Promise<T> {
+/** Run a command and parse the last line it prints as JSON. */
+export async function runCommandJson<T>(command: string, args: readonly string[]): Promise<T> {
   const { code, stdout, stderr } = await runCommand(command, args);
   if (code !== 0) throw new Error(`${command} exited ${code}: ${stderr.slice(0, 500)}`);
   return JSON.parse(stdout.trim().split('\n').pop() ?? '') as T;
@@ -123,4 +125,29 @@ export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Clock ticks a second in /proc/<pid>/stat (USER_HZ: 100 on every Linux that Node runs on). */
+const CLOCK_TICKS_PER_S = 100;
+
+/**
+ * processTreeCpuMs - CPU time (user + system, all threads) used so far by `pid` and every process
+ * below it (postfwd2's preforked children), from /proc; 0 for a process gone meanwhile.
+ */
+export function processTreeCpuMs(pid: number): number {
+  let ticks = 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // Fields after the command name (which may hold spaces), from field 3 on: utime is the 14th field, stime the 15th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks = Number(fields[11]) + Number(fields[12]);
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      for (const child of readFileSync(`/proc/${pid}/task/${tid}/children`, 'latin1').split(' ')) {
+        if (child !== '') ticks += (processTreeCpuMs(Number(child)) * CLOCK_TICKS_PER_S) / 1000;
+      }
+    }
+  } catch {
+    return (ticks * 1000) / CLOCK_TICKS_PER_S;
+  }
+  return (ticks * 1000) / CLOCK_TICKS_PER_S;
 }

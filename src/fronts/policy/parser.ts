@@ -59,13 +59,34 @@ const CR = 0x0d;
 const NUL = 0x00;
 const EQUALS = 0x3d;
 const KNOWN: ReadonlySet<string> = new Set(KNOWN_ATTRIBUTES);
-/** An attribute name: printable ASCII but '=' (Postfix's are lower-case letters and '_'). */
-const NAME = /^[\x21-\x3c\x3e-\x7e]+$/;
+const KNOWN_LENGTHS: ReadonlySet<number> = new Set(KNOWN_ATTRIBUTES.map((name) => name.length));
+const PRINTABLE_FIRST = 0x21;
+const PRINTABLE_LAST = 0x7e;
+
+/**
+ * nameEnd - where the name of the line buf[start, stop) ends: the index of its first '=' (a byte
+ * loop: one pass, no native call per line); `stop` when there is no '='; -1 when the name
+ * before it is empty or holds a byte that is not printable ASCII.
+ */
+function nameEnd(buf: Buffer, start: number, stop: number): number {
+  let printable = true;
+  for (let i = start; i < stop; i++) {
+    const b = buf[i] as number;
+    if (b === EQUALS) return printable && i > start ? i : -1;
+    if (b < PRINTABLE_FIRST || b > PRINTABLE_LAST) printable = false;
+  }
+  return stop;
+}
 
 export class PolicyParser {
   private readonly limits: ParserLimits;
   /** Received, not yet consumed (each a view of a received chunk). */
   private pending: Buffer[] = [];
+  /** Where the unread bytes of pending[0] start: lines are read in place, not sliced off. */
+  private offset = 0;
+  /** The first NUL of nulChunk at or after the line being read (-1: none): searched once a chunk, not once a line. */
+  private nulChunk: Buffer | undefined;
+  private nulAt = -1;
   /** Pieces of the current line (before its LF). */
   private line: Buffer[] = [];
   private lineBytes = 0;
@@ -91,47 +112,77 @@ export class PolicyParser {
     if (this.failed !== undefined) return this.failed;
     while (this.pending.length > 0) {
       const chunk = this.pending[0] as Buffer;
-      const lf = chunk.indexOf(LF);
-      const end = lf === -1 ? chunk.length : lf;
-      if (this.lineBytes + end > this.limits.maxLineBytes) {
+      const start = this.offset;
+      const lf = chunk.indexOf(LF, start);
+      const end = (lf === -1 ? chunk.length : lf) - start;
+      const lineRoom = this.limits.maxLineBytes - this.lineBytes;
+      const requestRoom = this.limits.maxRequestBytes - this.requestBytes - this.lineBytes;
+      const requestOver = end + (lf === -1 ? 0 : 1) > requestRoom;
+      // Both limits crossed in this chunk: name the one a byte-by-byte arrival would hit first,
+      // so the error does not depend on how the bytes were cut into segments.
+      if (end > lineRoom && (!requestOver || lineRoom <= requestRoom)) {
         return this.fail('line-too-long', `a line longer than ${this.limits.maxLineBytes} bytes`);
       }
-      if (this.requestBytes + this.lineBytes + end + (lf === -1 ? 0 : 1) > this.limits.maxRequestBytes) {
+      if (requestOver) {
         return this.fail('request-too-long', `a request larger than ${this.limits.maxRequestBytes} bytes`);
       }
       if (lf === -1) {
-        this.line.push(chunk);
-        this.lineBytes += chunk.length;
-        this.pending.shift();
+        this.line.push(start === 0 ? chunk : chunk.subarray(start));
+        this.lineBytes += end;
+        this.consume(chunk.length);
         continue;
       }
-      this.line.push(chunk.subarray(0, lf));
-      this.lineBytes += lf;
-      if (lf + 1 < chunk.length) this.pending[0] = chunk.subarray(lf + 1);
-      else this.pending.shift();
-      const event = this.endLine();
+      let event: ParseEvent | undefined;
+      if (this.line.length === 0) {
+        // The whole line is in this chunk (the usual case): read in place, no slice, no copy.
+        if (this.nulChunk !== chunk || (this.nulAt !== -1 && this.nulAt < start)) {
+          this.nulChunk = chunk;
+          this.nulAt = chunk.indexOf(NUL, start);
+        }
+        const nul = this.nulAt !== -1 && this.nulAt < lf;
+        this.consume(lf + 1);
+        event = this.endLine(chunk, start, lf, nul);
+      } else {
+        this.line.push(chunk.subarray(start, lf));
+        const bytes = Buffer.concat(this.line, this.lineBytes + end);
+        this.consume(lf + 1);
+        event = this.endLine(bytes, 0, bytes.length, bytes.includes(NUL));
+      }
       if (event !== undefined) return event;
     }
     return undefined;
   }
 
-  /** A line is complete: an attribute, or (empty) the end of the request. */
-  private endLine(): ParseEvent | undefined {
-    let bytes = this.line.length === 1 ? (this.line[0] as Buffer) : Buffer.concat(this.line, this.lineBytes);
-    this.requestBytes += this.lineBytes + 1;
-    this.line = [];
+  /** consume - pending[0] is read up to `to`: move on in it, or past it. */
+  private consume(to: number): void {
+    const chunk = this.pending[0] as Buffer;
+    if (to < chunk.length) {
+      this.offset = to;
+      return;
+    }
+    this.pending.shift();
+    this.offset = 0;
+    this.nulChunk = undefined; // the same Buffer pushed again is searched again
+  }
+
+  /** A line (buf[start, stop), without its LF) is complete: an attribute, or (empty) the end of the request. */
+  private endLine(buf: Buffer, start: number, stop: number, nul: boolean): ParseEvent | undefined {
+    this.requestBytes += stop - start + 1;
+    if (this.line.length > 0) this.line = [];
     this.lineBytes = 0;
-    if (bytes.length > 0 && bytes[bytes.length - 1] === CR) bytes = bytes.subarray(0, bytes.length - 1);
-    if (bytes.includes(NUL)) return this.fail('nul', 'a NUL byte');
-    if (bytes.length === 0) return this.endRequest();
-    const eq = bytes.indexOf(EQUALS);
-    if (eq === -1) return this.fail('no-equals', 'a line without "="');
-    const name = bytes.toString('latin1', 0, eq);
-    if (!NAME.test(name)) return this.fail('bad-name', 'an attribute name that is empty or not printable ASCII');
+    if (stop > start && buf[stop - 1] === CR) stop -= 1;
+    if (nul) return this.fail('nul', 'a NUL byte');
+    if (stop === start) return this.endRequest();
+    const eq = nameEnd(buf, start, stop);
+    if (eq === stop) return this.fail('no-equals', 'a line without "="');
+    if (eq < 0) return this.fail('bad-name', 'an attribute name that is empty or not printable ASCII');
     this.attributeCount += 1;
+    // Most names Postfix sends are not ones the front reads: skip them without making a string.
+    if (!KNOWN_LENGTHS.has(eq - start)) return undefined;
+    const name = buf.toString('latin1', start, eq);
     if (!KNOWN.has(name)) return undefined;
     const key = name as KnownAttribute;
-    const value = bytes.toString('utf8', eq + 1);
+    const value = buf.toString('utf8', eq + 1, stop);
     const seen = this.attributes[key];
     if (seen !== undefined && seen !== value) return this.fail('duplicate', `attribute ${name} given twice with different values`);
     this.attributes[key] = value;
@@ -150,6 +201,8 @@ export class PolicyParser {
   private fail(code: ParseErrorCode, detail: string): ParseEvent {
     this.failed = { kind: 'error', code, detail };
     this.pending = [];
+    this.offset = 0;
+    this.nulChunk = undefined;
     this.line = [];
     return this.failed;
   }

@@ -106,4 +106,18 @@ describe('policy parser', () => {
     parser.push(Buffer.from('request=a\n\n'));
     assert.equal(parser.next()?.kind, 'error');
   });
+  test('fuzz finding: a chunk over both limits gets the error a byte-by-byte arrival gets (not one that depends on the cut)', () => {
+    // maxRequestBytes below maxLineBytes, and a request close to its limit with a long line:
+    // the request limit is crossed first, whatever the segmentation.
+    const small = { maxLineBytes: 40, maxRequestBytes: 16 };
+    const line = Buffer.from('protocol_state=\u0800\u0800\u{10000}\u00a0\u{10000}\u0800\u0800\u0800\r\n', 'utf8');
+    // 4 lines of 201 bytes (804), then a 300-byte line: the request limit (1024) falls 220 bytes in, the line limit 256.
+    const near = Buffer.from([1, 2, 3, 4].map((i) => `x${i}=${'x'.repeat(197)}\n`).join('') + `sender=${'y'.repeat(300)}\n\n`);
+    for (const [input, limits] of [[line, small], [near, LIMITS]] as const) {
+      const whole = all(input, limits).at(-1);
+      const split = all(input, limits, true).at(-1);
+      assert.equal(whole?.kind, 'error');
+      assert.deepEqual(whole, split);
+    }
+  });
 });
