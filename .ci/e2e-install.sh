@@ -80,14 +80,19 @@ quietly() {
 #   PORT`, never installed, never started as a service. What it links against is installed as
 #   ordinary packages, and the Debian-exim user its binary was built for is created the way
 #   exim4-base's postinst creates it.
+# - exim4-daemon-heavy is unpacked the same way into $EXIM_HEAVY_ROOT for the gate suite
+#   (test/e2e/gate/exim-gate.test.ts): it is the Debian build with PROXY support (hosts_proxy),
+#   which the light daemon lacks. Its further libraries are installed as ordinary packages.
 # - unshare (util-linux) runs the DNSBL suite's Postfix in a mount namespace of its own.
 EXIM_ROOT=/opt/blocksmith-e2e/exim4
 EXIM_LIBS=(libcrypt1 libdb5.3 libgnutls-dane0 libgnutls30 libidn12 libidn2-0 libnsl2 libpcre2-8-0)
+EXIM_HEAVY_ROOT=/opt/blocksmith-e2e/exim4-heavy
+EXIM_HEAVY_LIBS=(libldap-2.5-0 libmariadb3 libpam0g libperl5.36 libpq5 libsasl2-2 libspf2-2 libsqlite3-0)
 need_mta() {
   need postfix postfix postfix.service
   need util-linux unshare
   local lib
-  for lib in "${EXIM_LIBS[@]}"; do need "$lib" "/nonexistent/$lib"; done
+  for lib in "${EXIM_LIBS[@]}" "${EXIM_HEAVY_LIBS[@]}"; do need "$lib" "/nonexistent/$lib"; done
 }
 need_mta
 if [[ " ${WANT_PACKAGES[*]} " == *" postfix "* ]]; then
@@ -104,6 +109,17 @@ if [ ! -x "$EXIM_ROOT/usr/sbin/exim4" ]; then
   $SUDO dpkg-deb -x "$exim_tmp"/exim4-daemon-light_*.deb "$EXIM_ROOT"
   rm -rf "$exim_tmp"
   echo "e2e-install: unpacked exim4-daemon-light into $EXIM_ROOT"
+fi
+if [ ! -x "$EXIM_HEAVY_ROOT/usr/sbin/exim4" ]; then
+  exim_tmp=$(mktemp -d)
+  if ! (cd "$exim_tmp" && quietly apt-get download exim4-daemon-heavy); then
+    quietly $SUDO apt-get update -qq
+    (cd "$exim_tmp" && quietly apt-get download exim4-daemon-heavy)
+  fi
+  $SUDO mkdir -p "$EXIM_HEAVY_ROOT"
+  $SUDO dpkg-deb -x "$exim_tmp"/exim4-daemon-heavy_*.deb "$EXIM_HEAVY_ROOT"
+  rm -rf "$exim_tmp"
+  echo "e2e-install: unpacked exim4-daemon-heavy into $EXIM_HEAVY_ROOT"
 fi
 if ! getent passwd Debian-exim >/dev/null; then
   quietly $SUDO adduser --system --group --quiet --home /var/spool/exim4 --no-create-home \
@@ -175,4 +191,5 @@ echo "e2e-install: $(dig -v 2>&1 | head -n 1)"
 echo "e2e-install: $(redis-server --version 2>&1 | head -n 1)"
 echo "e2e-install: postfix $(postconf -h mail_version 2>/dev/null || echo '?')"
 echo "e2e-install: $("$EXIM_ROOT/usr/sbin/exim4" -bV 2>/dev/null | head -n 1 || echo 'exim ?')"
+echo "e2e-install: exim4-daemon-heavy $({ "$EXIM_HEAVY_ROOT/usr/sbin/exim4" -bV 2>/dev/null || true; } | grep -q PROXY && echo 'with PROXY support' || echo '? (no PROXY support)')"
 echo "e2e-install: $(chromium --version 2>/dev/null | head -n 1 || echo 'chromium ?')" # portal suite

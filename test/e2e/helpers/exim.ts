@@ -24,6 +24,13 @@
  *   both cannot be installed). Exim gives up root for a -C configuration and runs as the
  *   Debian-exim user its binary was built for, so the folders it writes are given to that user.
  *
+ *   mainConf(port): lines added to the main section (the gate suite's listening lines and
+ *   hosts_proxy), given the free port; when they set daemon_smtp_ports and local_interfaces the
+ *   harness sets neither (no -oX), and its readiness probe connects from probeAddress (a source
+ *   outside hosts_proxy, which Exim would otherwise wait on for a header). binary: another exim4
+ *   (eximProxyBinary(): Debian's exim4-daemon-heavy, the one built with PROXY support, unpacked by
+ *   .ci/e2e-install.sh into /opt/blocksmith-e2e/exim4-heavy; the light daemon has none).
+ *
  *   resolvConf: as in postfix.ts, Exim is started in a mount namespace of its own where that
  *   text is /etc/resolv.conf (Exim's dnslists use the system resolver, which takes no port).
  *
@@ -42,6 +49,7 @@ import { freePort, sleep } from './node-process.js';
 const READY_TIMEOUT_MS = 20_000;
 const STOP_GRACE_MS = 5_000;
 const UNPACKED_EXIM = '/opt/blocksmith-e2e/exim4/usr/sbin/exim4';
+const UNPACKED_EXIM_HEAVY = '/opt/blocksmith-e2e/exim4-heavy/usr/sbin/exim4';
 const INSTALL_HINT = 'run `bash .ci/e2e-install.sh` (as root)';
 /** The domain delivered to the mailbox file. */
 export const EXIM_MAIL_DOMAIN = 'example.com';
@@ -51,6 +59,12 @@ export interface EximOptions {
   readonly rcptAcl: string;
   /** When set, /etc/resolv.conf as this Exim sees it (a private mount namespace). */
   readonly resolvConf?: string;
+  /** Lines added to the main configuration section, given the port Exim is to listen on. */
+  readonly mainConf?: (port: number) => string;
+  /** The source address of the readiness probe (default: the kernel's choice, 127.0.0.1). */
+  readonly probeAddress?: string;
+  /** The exim4 binary to run instead of eximBinary()'s. */
+  readonly binary?: string;
 }
 
 export interface Exim {
@@ -77,6 +91,16 @@ function killAll(): void {
 }
 process.on('exit', killAll);
 
+/** eximProxyBinary - Debian's exim4-daemon-heavy as .ci/e2e-install.sh unpacks it (built with SUPPORT_PROXY), or undefined. */
+export function eximProxyBinary(): string | undefined {
+  try {
+    accessSync(UNPACKED_EXIM_HEAVY, constants.X_OK);
+    return UNPACKED_EXIM_HEAVY;
+  } catch {
+    return undefined;
+  }
+}
+
 export function eximBinary(): string | undefined {
   const installed = findExecutable('exim4');
   if (installed !== undefined) return installed;
@@ -98,7 +122,7 @@ async function userIds(user: string): Promise<{ uid: number; gid: number }> {
   return { uid: Number(fields[2]), gid: Number(fields[3]) };
 }
 
-function configText(dir: string, exim: string, rcptAcl: string): string {
+function configText(dir: string, exim: string, rcptAcl: string, mainConf = ''): string {
   return [
     '# The harness (test/e2e/helpers/exim.ts): a private Exim on loopback, no relay.',
     'primary_hostname = mx.example.com',
@@ -106,7 +130,7 @@ function configText(dir: string, exim: string, rcptAcl: string): string {
     `spool_directory = ${dir}/spool`,
     `log_file_path = ${dir}/log/%slog`,
     `pid_file_path = ${dir}/exim.pid`,
-    'local_interfaces = <; 127.0.0.1',
+    ...(/^\s*local_interfaces\s*=/m.test(mainConf) ? [] : ['local_interfaces = <; 127.0.0.1']),
     'never_users = root',
     'host_lookup =',
     'rfc1413_hosts =',
@@ -114,6 +138,7 @@ function configText(dir: string, exim: string, rcptAcl: string): string {
     'keep_environment =',
     `domainlist local_domains = ${EXIM_MAIL_DOMAIN}`,
     'acl_smtp_rcpt = acl_check_rcpt',
+    ...(mainConf.trim() !== '' ? ['# ---- main configuration under test', mainConf.trimEnd(), '# ----'] : []),
     '',
     'begin acl',
     '',
@@ -150,9 +175,9 @@ function configText(dir: string, exim: string, rcptAcl: string): string {
   ].join('\n');
 }
 
-async function answers(port: number): Promise<boolean> {
+async function answers(port: number, localAddress?: string): Promise<boolean> {
   return new Promise((ok) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
+    const socket = net.connect({ host: '127.0.0.1', port, ...(localAddress !== undefined ? { localAddress } : {}) });
     let text = '';
     const done = (result: boolean): void => {
       clearTimeout(timer);
@@ -174,7 +199,7 @@ async function answers(port: number): Promise<boolean> {
 
 /** startExim - see DESCRIPTION. */
 export async function startExim(options: EximOptions): Promise<Exim> {
-  const exim = eximBinary();
+  const exim = options.binary ?? eximBinary();
   if (exim === undefined) throw new Error(`the Exim suite needs exim4 (Debian's exim4-daemon-light): ${INSTALL_HINT}`);
   if (process.getuid?.() !== 0) throw new Error('the Exim suite must run as root (Exim binds and changes users)');
   const unshare = options.resolvConf !== undefined ? findExecutable('unshare') : undefined;
@@ -189,9 +214,11 @@ export async function startExim(options: EximOptions): Promise<Exim> {
   }
   const confPath = join(dir, 'exim.conf');
   // Exim refuses a configuration file that anyone but root (or its own user) could write.
-  await writeFile(confPath, configText(dir, exim, options.rcptAcl), { mode: 0o644 });
   const port = await freePort();
-  const eximArgs = ['-C', confPath, '-bdf', '-oX', String(port)];
+  const mainConf = options.mainConf?.(port) ?? '';
+  await writeFile(confPath, configText(dir, exim, options.rcptAcl, mainConf), { mode: 0o644 });
+  const ownListen = /^\s*daemon_smtp_ports\s*=/m.test(mainConf) && /^\s*local_interfaces\s*=/m.test(mainConf);
+  const eximArgs = ['-C', confPath, '-bdf', ...(ownListen ? [] : ['-oX', String(port)])];
 
   let child: ChildProcess;
   if (options.resolvConf !== undefined && unshare !== undefined) {
@@ -248,7 +275,7 @@ export async function startExim(options: EximOptions): Promise<Exim> {
   };
 
   const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (!(await answers(port))) {
+  while (!(await answers(port, options.probeAddress))) {
     if (exited || Date.now() > deadline) {
       const tail = `${output}\n${await log()}`.trim().split('\n').slice(-30).join('\n');
       await stop();
