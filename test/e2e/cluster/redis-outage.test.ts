@@ -19,6 +19,12 @@
  *   checks do not need Redis), the node must not crash, and after Redis returns every address
  *   refused during the outage must be stored as listed (read back with the CLI once the retry
  *   has run), with the listings from before the outage still there.
+ *
+ *   Operator actions run through the whole load as well (one client, listings by hand and allow
+ *   entries, one every OPERATOR_GAP_MS): before the kill and after the restart each must be
+ *   acknowledged (2xx); while Redis is down each must be a 503 BS_API_UNAVAILABLE or have no
+ *   answer, and none may be a 500. Afterwards every acknowledged one, from before and after the
+ *   outage, is read back with the CLI; none that was refused is there.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -63,6 +69,12 @@ const OPERATOR_AT_MS = 300;
 const RETRY_EVERY_MS = 500;
 /** After the load, how long the queued listings may take to reach Redis. */
 const WRITE_BACK_MS = 15_000;
+/** The operator client's pace (one action at a time). */
+const OPERATOR_GAP_MS = 100;
+/** After Redis is back, operator actions may still fail this long (the client's reconnect delay). */
+const RECONNECT_GRACE_MS = 1_500;
+/** Operator actions acknowledged before the load begins. */
+const PRE_LOAD_ACTIONS = 15;
 
 const PASSING = ['192.0.2.10', '192.0.2.11', '192.0.2.12', '192.0.2.13'];
 const LISTED_BEFORE = ['192.0.2.40', '192.0.2.41', '192.0.2.42', '192.0.2.43'];
@@ -133,9 +145,10 @@ describe('Redis outage under a load of policy requests', { timeout: 120_000 }, (
       assert.equal(classify(action), 'reject', `no PTR, before the outage: ${ip} refused: ${action}`);
     }
 
+    type OpAnswer = { readonly kind: 'list' | 'allow'; readonly target: string; readonly note: string; readonly status: number; readonly code: unknown; readonly at: number; readonly endAt: number };
     const clients = await Promise.all(Array.from({ length: CONNECTIONS }, () => PolicyClient.connect(policy)));
     const answers: Answer[] = [];
-    const started = Date.now();
+    let started = Date.now();
     let fresh = 0;
     const nextAddress = (i: number): { ip: string; kind: Answer['kind'] } => {
       if (i % 3 === 0) return { ip: PASSING[i % PASSING.length] as string, kind: 'passing' };
@@ -164,7 +177,38 @@ describe('Redis outage under a load of policy requests', { timeout: 120_000 }, (
         }
       }
     };
+
+    // Operator actions all along: listings by hand in 203.0.113.0/24, allow entries in 2001:db8:a11::/48;
+    // PRE_LOAD_ACTIONS of them before the load starts, then one at a time until the load ends.
+    const opAnswers: OpAnswer[] = [];
+    const operatorAction = async (n: number): Promise<void> => {
+      const kind = n % 3 === 0 ? 'allow' : 'list';
+      const target = kind === 'list' ? `203.0.113.${n % 250}` : `2001:db8:a11:${n.toString(16)}::/64`;
+      const note = `outage op ${n}`;
+      const at = Date.now() - started;
+      try {
+        const reply =
+          kind === 'list'
+            ? await api(http, 'POST', '/api/v1/listings', { key: key.key, body: { ip: target, note } })
+            : await api(http, 'POST', '/api/v1/allowlist', { key: key.key, body: { range: target, note } });
+        const body = reply.body as { error?: { code?: unknown } } | undefined;
+        opAnswers.push({ kind, target, note, status: reply.status, code: body?.error?.code, at, endAt: Date.now() - started });
+      } catch (err) {
+        opAnswers.push({ kind, target, note, status: 0, code: String(err), at, endAt: Date.now() - started });
+      }
+    };
+    for (let n = 1; n <= PRE_LOAD_ACTIONS; n++) await operatorAction(n);
+    // The load's clock starts after the burst (the phases are measured from here).
+    const burstMs = Date.now() - started;
+    started = Date.now();
+    opAnswers.splice(0, opAnswers.length, ...opAnswers.map((o) => ({ ...o, at: -1, endAt: -1 })));
     const load = Promise.all(clients.map((client, c) => drive(client, c)));
+    const operator = (async (): Promise<void> => {
+      for (let n = PRE_LOAD_ACTIONS + 1; Date.now() - started < loadUntil; n++) {
+        await operatorAction(n);
+        await sleep(OPERATOR_GAP_MS);
+      }
+    })();
 
     // The outage, and the operator's actions during it (the load goes on meanwhile).
     await sleep(REDIS_DOWN_AT_MS);
@@ -183,6 +227,9 @@ describe('Redis outage under a load of policy requests', { timeout: 120_000 }, (
     const backAt = Date.now() - started;
     loadUntil = Math.max(LOAD_MS, backAt + AFTER_OUTAGE_MS);
     await withTimeout(load, AFTER_OUTAGE_MS + 15_000, 'the policy load');
+    await withTimeout(operator, 15_000, 'the operator client');
+    // And a burst after the load, so that "after the restart" holds more than a handful.
+    for (let n = 1_000; n < 1_000 + PRE_LOAD_ACTIONS; n++) await operatorAction(n);
     for (const client of clients) client.close();
     console.log(`# during the outage: API answered ${during.status} in ${apiMs} ms; CLI block exited ${cli.code} in ${cliMs} ms (process start included)`);
 
@@ -230,5 +277,35 @@ describe('Redis outage under a load of policy requests', { timeout: 120_000 }, (
     // And the node takes operator actions again.
     const afterwards = await api(http, 'POST', '/api/v1/listings', { key: key.key, body: { ip: '198.51.100.97', note: 'after the outage' } });
     assert.ok(afterwards.status >= 200 && afterwards.status < 300, `API listing after the outage: ${afterwards.status} ${afterwards.text}`);
+
+    // The operator actions made all along: acknowledged before and after, refused clearly between.
+    const ok = (a: OpAnswer): boolean => a.status >= 200 && a.status < 300;
+    const before = opAnswers.filter((a) => a.endAt < downAt);
+    const outage = opAnswers.filter((a) => a.at > downAt && a.endAt < backAt);
+    // After the restart, ioredis reconnects within its retry delay: allow it RECONNECT_GRACE_MS.
+    const afterBack = opAnswers.filter((a) => a.at > backAt + RECONNECT_GRACE_MS);
+    console.log(
+      `# operator actions: ${PRE_LOAD_ACTIONS} before the load (${burstMs} ms); ${before.filter(ok).length}/${before.length} acknowledged before the kill, ${outage.filter((a) => a.status === 503).length}/${outage.length} refused with 503 during, ${afterBack.filter(ok).length}/${afterBack.length} acknowledged after the restart (+${RECONNECT_GRACE_MS} ms)`,
+    );
+    assert.ok(before.length > 0 && outage.length > 0 && afterBack.length > 0, `operator actions in each phase: ${before.length} / ${outage.length} / ${afterBack.length}`);
+    assert.deepEqual(before.filter((a) => !ok(a)).map((a) => `${a.kind} ${a.target}: ${a.status} ${String(a.code)}`), [], 'before the kill: every operator action acknowledged');
+    assert.deepEqual(afterBack.filter((a) => !ok(a)).map((a) => `${a.kind} ${a.target}: ${a.status} ${String(a.code)}`), [], 'after the restart: every operator action acknowledged');
+    assert.deepEqual(
+      opAnswers.filter((a) => !ok(a) && !(a.status === 503 && a.code === 'BS_API_UNAVAILABLE') && a.status !== 0).map((a) => `${a.at} ms ${a.kind} ${a.target}: ${a.status} ${String(a.code)}`),
+      [],
+      'a refused operator action is a 503 BS_API_UNAVAILABLE (or got no answer), never a 500',
+    );
+    const [opList, opAllow] = await Promise.all([
+      runCli(['list', '--within', '203.0.113.0/24', '--state', 'all', '--limit', '100000', '--json', '--store', ownRedis.url], env),
+      runCli(['allow', 'list', '--all', '--json', '--store', ownRedis.url], env),
+    ]);
+    assert.equal(opList.code, 0, opList.stderr);
+    assert.equal(opAllow.code, 0, opAllow.stderr);
+    const listedNotes = new Set(jsonLines<{ ip: string; note?: string }>(opList.stdout).map((l) => l.ip));
+    const allowNotes = new Set(jsonLines<{ note: string }>(opAllow.stdout).map((a) => a.note));
+    const lost = opAnswers.filter(ok).filter((a) => (a.kind === 'list' ? !listedNotes.has(a.target) : !allowNotes.has(a.note)));
+    assert.deepEqual(lost.map((a) => `${a.at} ms ${a.kind} ${a.target} (${a.note})`), [], `every acknowledged operator action is stored (${opAnswers.filter(ok).length} acknowledged)`);
+    const refusedAllows = opAnswers.filter((a) => a.kind === 'allow' && a.status === 503);
+    assert.deepEqual(refusedAllows.filter((a) => allowNotes.has(a.note)).map((a) => a.note), [], 'no allow entry refused with 503 was stored anyway');
   });
 });

@@ -165,6 +165,11 @@ export interface NodeOptions {
   readonly cwd?: string;
   /** A label in error messages. */
   readonly name?: string;
+  /**
+   * A command that runs `node bin/blocksmith.js ...` in its place (its argv is appended), e.g.
+   * `unshare --mount sh -c '... exec "$@"'`; it must exec the node so that the pid is the node's.
+   */
+  readonly wrap?: readonly string[];
 }
 
 /** Parses `proto://host:port` (host may be `[v6]`). */
@@ -187,7 +192,9 @@ export class NodeProcess {
   constructor(options: NodeOptions) {
     this.name = options.name ?? 'node';
     const argv = [BIN, ...(options.configFile !== undefined ? ['--config', options.configFile] : []), 'serve', ...options.args];
-    this.child = spawn(process.execPath, argv, { cwd: options.cwd ?? ROOT, env: childEnv(options.env), stdio: ['pipe', 'pipe', 'pipe'] });
+    const [command, ...prefix] = options.wrap ?? [process.execPath];
+    const commandArgs = options.wrap === undefined ? argv : [...prefix, process.execPath, ...argv];
+    this.child = spawn(command ?? process.execPath, commandArgs, { cwd: options.cwd ?? ROOT, env: childEnv(options.env), stdio: ['pipe', 'pipe', 'pipe'] });
     track(this.child);
     this.child.stdin.end();
     this.child.stderr.setEncoding('utf8').on('data', (s: string) => {
@@ -264,8 +271,15 @@ export class NodeProcess {
     const early = this.exited.then((status) => {
       throw new Error(`${this.name}: exited (${status}) before READY\n${this.diagnostics()}`);
     });
-    this.readyLine = await Promise.race([this.waitFor('READY', timeoutMs), early]);
-    early.catch(() => undefined);
+    try {
+      this.readyLine = await Promise.race([this.waitFor('READY', timeoutMs), early]);
+    } catch (err) {
+      // A node that missed READY is of no use to the caller, who has no handle to stop it.
+      this.kill('SIGKILL');
+      throw err;
+    } finally {
+      early.catch(() => undefined);
+    }
     return this;
   }
 
