@@ -15,9 +15,10 @@ export interface DnsServer {
   stop(): void;
 }
 
-export async function startDnsServer(): Promise<DnsServer> {
+export async function startDnsServer(env: NodeJS.ProcessEnv = {}): Promise<DnsServer> {
   const child: ChildProcess = spawn(process.execPath, [new URL('./synthetic-dns-server.js', import.meta.url).pathname], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
   });
   const lines = createInterface({ input: child.stdout! });
   const waiting: ((line: string) => void)[] = [];
