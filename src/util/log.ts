@@ -21,6 +21,10 @@ export function createLogger(level: LogLevel = 'info', destination?: NodeJS.Writ
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label: string) => ({ level: label }) },
+    // An error's cause as a field of its own: pino's default `err` serializer appends the cause's
+    // message to the error's, which repeats it when the message already quotes it (the store's
+    // errors do: "… failed (SQLITE_FULL): database or disk is full").
+    serializers: { err: pino.stdSerializers.errWithCause },
   };
   return destination === undefined ? pino(options) : pino(options, destination);
 }

@@ -13,7 +13,7 @@
  *   stable code from API_ERRORS, whatever went wrong: a route that does not exist (404) or
  *   exists for other methods (405, with Allow), a schema failure (400), malformed JSON (400),
  *   an oversize body (413), an unknown content type (415), a bad URL encoding (400), a store
- *   that cannot be reached (503), a bug (500, logged, no detail to the client).
+ *   that cannot be reached or written (503), a bug (500, logged, no detail to the client).
  *
  *   Messages may quote what the client sent; JSON escaping makes that safe in JSON, and no
  *   error is ever rendered as HTML. Codes are never reused for another meaning;
@@ -42,7 +42,7 @@ export const API_ERRORS = Object.freeze({
   BS_API_TARGET_BYPASSED: { status: 422, summary: 'the address is in a bypass range of this node (check.bypass): never checked' },
   BS_API_RATE_LIMITED: { status: 429, summary: 'too many requests from this client, or for this address (see Retry-After)' },
   BS_API_INTERNAL: { status: 500, summary: 'a bug: logged on the node, no detail given' },
-  BS_API_UNAVAILABLE: { status: 503, summary: 'the store cannot be reached; nothing was changed, try again later' },
+  BS_API_UNAVAILABLE: { status: 503, summary: 'the store cannot be reached or written; nothing was changed, try again later' },
 } as const);
 
 export type ApiErrorCode = keyof typeof API_ERRORS;
@@ -106,7 +106,7 @@ export function classify(err: unknown): { code: ApiErrorCode; message: string; h
       case 'BS_ERR_USAGE':
         return { code: 'BS_API_INVALID', message: err.message, headers: {} };
       case 'BS_ERR_STORE_UNAVAILABLE':
-        return { code: 'BS_API_UNAVAILABLE', message: 'the store cannot be reached; nothing was changed', headers: { 'retry-after': '5' } };
+        return { code: 'BS_API_UNAVAILABLE', message: 'the store cannot be reached or written; nothing was changed', headers: { 'retry-after': '5' } };
       default:
         return { code: 'BS_API_INTERNAL', message: 'internal error', headers: {} };
     }

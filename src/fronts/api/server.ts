@@ -14,7 +14,8 @@
  *   - zod validation of params, query and body (route.ts);
  *   - errors as JSON with stable codes, 404 and 405 included (errors.ts);
  *   - a JSON parser that takes an empty body as no body (a bodiless POST with a JSON content
- *     type is not an error) and refuses __proto__/constructor poisoning;
+ *     type is not an error) and refuses __proto__/constructor poisoning; no other parser (a
+ *     text/plain body is 415 like any body that is not JSON);
  *   - answers serialised with <, > and & escaped (\u003c…): JSON read as HTML by a confused
  *     client still shows no markup;
  *   - headers on every answer: nosniff, frame-ancestors 'none' (and X-Frame-Options DENY),
@@ -101,6 +102,10 @@ export async function buildHttpServer(ctx: FrontContext, options: HttpServerOpti
     }
     void jsonParser(request, text, done);
   });
+  // fastify parses text/plain by default; a JSON route would then refuse the string as 400. Any
+  // body that is not JSON is 415 instead (docs/api.md), a cross-site "simple" text/plain POST
+  // included. The portal and the console add their form parser in their own scopes.
+  app.removeContentTypeParser('text/plain');
 
   app.addHook('onSend', (request, reply, payload, done) => {
     securityHeaders(reply, request.url.split('?')[0] ?? '');

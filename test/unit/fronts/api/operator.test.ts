@@ -279,6 +279,7 @@ describe('operator API', () => {
       const res = await api.server.app.inject({ method: 'POST', url: '/api/v1/listings', headers: api.auth, payload: { ip: IP.pass, note: 'x' } });
       assert.equal(res.statusCode, 503);
       assert.equal(errorCode(res), 'BS_API_UNAVAILABLE');
+      assert.equal(res.json<{ error: { message: string } }>().error.message, 'the store cannot be reached or written; nothing was changed');
       assert.ok(res.headers['retry-after'] !== undefined);
       api.env.flaky.down = false;
       assert.equal(await api.env.firewall.records.listing(IP.pass), undefined);

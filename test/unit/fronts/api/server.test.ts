@@ -30,6 +30,8 @@ describe('HTTP edge', () => {
         [{ method: 'POST', url: '/api/v1/contact', payload: '', headers: { 'content-type': 'application/json' } }, 400, 'BS_API_INVALID'],
         [{ method: 'POST', url: '/api/v1/contact', payload: JSON.stringify({ body: 'x'.repeat(3_000) }), headers: { 'content-type': 'application/json' } }, 413, 'BS_API_BODY_TOO_LARGE'],
         [{ method: 'POST', url: '/api/v1/contact', payload: 'email=a', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415, 'BS_API_UNSUPPORTED_MEDIA_TYPE'],
+        [{ method: 'POST', url: '/api/v1/contact', payload: '{"email":"a@example.com"}', headers: { 'content-type': 'text/plain' } }, 415, 'BS_API_UNSUPPORTED_MEDIA_TYPE'],
+        [{ method: 'POST', url: '/api/v1/ip/192.0.2.1/unblock', payload: 'x', headers: { 'content-type': 'text/plain;charset=utf-8' } }, 415, 'BS_API_UNSUPPORTED_MEDIA_TYPE'],
         [{ method: 'GET', url: '/api/v1/ip/%E0%A4%A' }, 400, 'BS_API_BAD_REQUEST'],
       ] as const;
       for (const [request, status, code] of cases) {
