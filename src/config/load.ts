@@ -4,6 +4,7 @@
  *
  * SYNOPSIS
  *   loadConfig({ file, overrides }): Config
+ *   parseConfigText(text, path): ConfigInput     a file's text (YAML or JSON) as a partial configuration
  *
  * DESCRIPTION
  *   The configuration is the embedded defaults, then a YAML file (JSON is YAML too: `--config
@@ -68,9 +69,17 @@ export function readConfigFile(path: string): ConfigInput {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new BlockSmithError('BS_ERR_CONFIG_UNREADABLE', `${path}: cannot read (${code})`, { cause: err });
   }
+  return parseConfigText(text, path);
+}
+
+/** parseConfigText - the text of a configuration file (`path` for messages); BS_ERR_CONFIG_UNREADABLE if not a mapping. */
+export function parseConfigText(text: string, path: string): ConfigInput {
   let value: unknown;
   try {
-    value = parseYaml(text, { maxAliasCount: MAX_YAML_ALIASES, uniqueKeys: true, prettyErrors: true });
+    // logLevel 'error': the yaml package would print its warnings (an unknown tag or directive) to
+    // stderr through process.emitWarning, outside the JSON log; such a value stays a plain scalar
+    // that the schema then judges.
+    value = parseYaml(text, { maxAliasCount: MAX_YAML_ALIASES, uniqueKeys: true, prettyErrors: true, logLevel: 'error' });
   } catch (err) {
     const detail = err instanceof Error ? err.message.split('\n')[0] : 'invalid YAML';
     throw new BlockSmithError('BS_ERR_CONFIG_UNREADABLE', `${path}: not valid YAML or JSON (${detail})`, { cause: err });

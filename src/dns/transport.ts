@@ -7,6 +7,8 @@
  *   normaliseName(name: string): string          lower-case (ASCII only), one trailing dot off
  *   isEncodableName(name: string): boolean       can this normalised name go on the wire?
  *   toDnsRecord(answer: Answer): DnsRecord | undefined
+ *   encodeQuery, isReplyTo, recordsOf, flagsOf   the steps of reading a reply, exported for the
+ *                                                fuzz target test/fuzz/targets/dns-reply.ts
  *
  * DESCRIPTION
  *   Framing and codec only; what a reply *means* is decided in stub-resolver.ts.
@@ -65,7 +67,7 @@ import { performance } from 'node:perf_hooks';
 import dnsPacket from 'dns-packet';
 import type { Answer, DecodedPacket } from 'dns-packet';
 import { formatUpstream } from './upstream.js';
-import { UdpPool } from './udp-pool.js';
+import { decodeReply, UdpPool } from './udp-pool.js';
 import { asciiLower } from '../util/ascii.js';
 import type { AbortLike } from '../util/abort.js';
 import type { DnsExchange, DnsFlags, DnsRecord, QueryType, Upstream } from './types.js';
@@ -179,7 +181,7 @@ const NO_RECORDS: readonly DnsRecord[] = Object.freeze([]);
  * recordsOf - the records of a section, as an array of exactly their number (a result may sit in
  * the cache for hours: no spare capacity). A record owned by `qname` shares that string.
  */
-function recordsOf(list: readonly Answer[] | undefined, qname: string): readonly DnsRecord[] {
+export function recordsOf(list: readonly Answer[] | undefined, qname: string): readonly DnsRecord[] {
   if (list === undefined || list.length === 0) return NO_RECORDS;
   const out = new Array<DnsRecord>(list.length);
   let n = 0;
@@ -201,7 +203,7 @@ const FLAG_SETS: readonly DnsFlags[] = Array.from({ length: 32 }, (_, bits) =>
   Object.freeze({ aa: (bits & 1) !== 0, tc: (bits & 2) !== 0, rd: (bits & 4) !== 0, ra: (bits & 8) !== 0, ad: (bits & 16) !== 0 }),
 );
 
-function flagsOf(p: DecodedPacket): DnsFlags {
+export function flagsOf(p: DecodedPacket): DnsFlags {
   const bits = (p.flag_aa ? 1 : 0) | (p.flag_tc ? 2 : 0) | (p.flag_rd ? 4 : 0) | (p.flag_ra ? 8 : 0) | (p.flag_ad ? 16 : 0);
   return FLAG_SETS[bits] as DnsFlags;
 }
@@ -218,7 +220,7 @@ function serverName(upstream: Upstream): string {
   return name;
 }
 
-function encodeQuery(id: number, qname: string, qtype: QueryType): Buffer {
+export function encodeQuery(id: number, qname: string, qtype: QueryType): Buffer {
   return dnsPacket.encode({
     type: 'query',
     id,
@@ -228,7 +230,7 @@ function encodeQuery(id: number, qname: string, qtype: QueryType): Buffer {
 }
 
 /** isReplyTo - response, our id, exactly our question. */
-function isReplyTo(p: DecodedPacket, id: number, qname: string, qtype: QueryType): boolean {
+export function isReplyTo(p: DecodedPacket, id: number, qname: string, qtype: QueryType): boolean {
   if (p.type !== 'response' || p.id !== id) return false;
   const qs = p.questions ?? [];
   const q = qs[0];
@@ -352,12 +354,8 @@ function tcpAttempt(req: ExchangeRequest): Promise<Attempt> {
         if (pending.length < TCP_LENGTH_PREFIX_BYTES + len) return;
         const msg = pending.subarray(TCP_LENGTH_PREFIX_BYTES, TCP_LENGTH_PREFIX_BYTES + len);
         pending = pending.subarray(TCP_LENGTH_PREFIX_BYTES + len);
-        let packet: DecodedPacket;
-        try {
-          packet = dnsPacket.decode(msg);
-        } catch {
-          continue;
-        }
+        const packet = decodeReply(msg);
+        if (packet === undefined) continue;
         if (isReplyTo(packet, id, req.qname, req.qtype)) ctx.accept(packet);
       }
     });

@@ -4,6 +4,7 @@
  *
  * SYNOPSIS
  *   registerFormParser(app)      in the portal's scope only: the JSON API keeps taking JSON
+ *   parseFormBody(text): Record<field, value>   what that parser makes of a body
  *   fieldErrors(issues): Record<field, message>
  *
  * DESCRIPTION
@@ -16,11 +17,15 @@ import type { z } from 'zod';
 
 export function registerFormParser(app: FastifyInstance): void {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    const out: Record<string, string> = Object.create(null) as Record<string, string>;
-    for (const [key, value] of new URLSearchParams(text)) if (!(key in out)) out[key] = value;
-    done(null, out);
+    done(null, parseFormBody(typeof body === 'string' ? body : body.toString('utf8')));
   });
+}
+
+/** parseFormBody - each field's first value, in an object without a prototype. */
+export function parseFormBody(text: string): Record<string, string> {
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [key, value] of new URLSearchParams(text)) if (!(key in out)) out[key] = value;
+  return out;
 }
 
 export function fieldErrors(issues: readonly z.core.$ZodIssue[]): Record<string, string> {

@@ -138,7 +138,8 @@ const DEC_PORT = /^(?:0|[1-9]\d{0,4})$/;
 const DOTTED = /^(?:0|[1-9]\d{0,2})(?:\.(?:0|[1-9]\d{0,2})){3}$/;
 
 function decodeV1(bytes: Buffer): ProxyDecode {
-  const limit = Math.min(bytes.length, V1_MAX_BYTES);
+  // The CRLF must end within V1_MAX_BYTES: its CR is at index V1_MAX_BYTES - 2 at the latest.
+  const limit = Math.min(bytes.length, V1_MAX_BYTES - 1);
   let crlf = -1;
   for (let i = 0; i < limit; i++) {
     const b = bytes[i];
@@ -151,7 +152,7 @@ function decodeV1(bytes: Buffer): ProxyDecode {
     if (b === 0x0a) return error('v1-syntax', 'a bare LF');
     if (b === undefined || b < 0x20 || b > 0x7e) return error('v1-syntax', 'a byte outside printable ASCII');
   }
-  if (crlf === -1) return bytes.length >= V1_MAX_BYTES ? error('v1-too-long', `no CRLF within ${V1_MAX_BYTES} bytes`) : NEED_MORE;
+  if (crlf === -1) return bytes.length >= V1_MAX_BYTES - 1 ? error('v1-too-long', `no CRLF within ${V1_MAX_BYTES} bytes`) : NEED_MORE;
   const line = bytes.toString('latin1', 0, crlf);
   const fields = line.split(' ');
   const length = crlf + 2;
@@ -160,7 +161,8 @@ function decodeV1(bytes: Buffer): ProxyDecode {
   const [, proto, src = '', dst = '', sport = '', dport = ''] = fields;
   const family = proto === 'TCP4' ? 4 : 6;
   for (const address of [src, dst]) {
-    if (family === 4 ? !DOTTED.test(address) || address.split('.').some((o) => Number(o) > 255) : isIP(address) !== 6) {
+    // isIP() takes a zone id (`fe80::1%eth0`); the spec's addresses have none, and encodeProxyV2 could not write one.
+    if (family === 4 ? !DOTTED.test(address) || address.split('.').some((o) => Number(o) > 255) : isIP(address) !== 6 || address.includes('%')) {
       return error('v1-syntax', `not an IPv${family} address`);
     }
   }

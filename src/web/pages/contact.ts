@@ -19,7 +19,7 @@ import { readIp, sendPage, takeLimit } from '../respond.js';
 import { sendCsrfRefused } from './unblock.js';
 import { FIELD_MAX_CHARS, TEXT_MAX_CHARS } from './whitelist.js';
 
-const contactSchema = z.object({
+export const contactSchema = z.object({
   email: z.email('Enter an e-mail address.').max(FIELD_MAX_CHARS),
   name: z.string().trim().max(FIELD_MAX_CHARS),
   subject: z.string().trim().min(1, 'Enter a subject.').max(FIELD_MAX_CHARS),

@@ -32,7 +32,7 @@ export const TEXT_MAX_CHARS = 4_000;
 
 const domain = /^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$/;
 
-const requestSchema = z.object({
+export const requestSchema = z.object({
   range: z.string().trim().max(64).refine(isAddressOrRange, 'Enter an IPv4 or IPv6 address or a CIDR range.'),
   domain: z.string().trim().regex(domain, 'Enter a domain name such as example.com.'),
   contact: z.email('Enter an e-mail address.').max(FIELD_MAX_CHARS),

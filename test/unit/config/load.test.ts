@@ -98,6 +98,15 @@ describe('loadConfig', () => {
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
   });
 
+  test('fuzz finding: an unknown YAML tag or directive writes nothing to stderr; the schema judges the value', (t) => {
+    // The yaml package printed such warnings through process.emitWarning, outside the JSON log.
+    const warn = t.mock.method(process, 'emitWarning', () => undefined);
+    throwsCode(() => loadConfig({ file: file('tag.yaml', 'resolver:\n  timeoutMs: !!js/function "function(){}"\n') }), 'BS_ERR_CONFIG_INVALID', /resolver\.timeoutMs/);
+    assert.equal(loadConfig({ file: file('directive.yaml', '%FOO bar\n---\nresolver: {timeoutMs: 900}\n') }).resolver.timeoutMs, 900);
+    throwsCode(() => loadConfig({ file: file('key.yaml', '? [a, b]\n: c\n') }), 'BS_ERR_CONFIG_INVALID');
+    assert.equal(warn.mock.callCount(), 0);
+  });
+
   test('mergeDeep does not write into its arguments', () => {
     const base = { a: { b: 1 } };
     const over = { a: { c: 2 } };

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { DnsTestServer } from '../../helpers/dns-test-server.js';
 import { StubResolver } from '../../../src/dns/stub-resolver.js';
 import { exchange } from '../../../src/dns/transport.js';
-import { UdpPool } from '../../../src/dns/udp-pool.js';
+import { decodeReply, UdpPool } from '../../../src/dns/udp-pool.js';
+import dnsPacket from 'dns-packet';
 import { resolverSchema } from '../../../src/config/schema.js';
 
 let server: DnsTestServer;
@@ -92,5 +93,30 @@ describe('UdpPool', () => {
     const next = await exchange({ upstream: upstream(), qname: 'h2.example.test', qtype: 'A', timeoutMs: 1000, maxTcpReplyBytes: 65535, pool });
     assert.equal(next.final.answers[0]?.data, '192.0.2.3');
     pool.close();
+  });
+});
+
+describe('decodeReply', () => {
+  test('fuzz finding: header counts the message cannot hold are refused before dns-packet allocates for them', () => {
+    // 12 bytes of 0xff announce 4 × 65535 sections: dns-packet made four 65535-slot arrays
+    // before failing, milliseconds of CPU for every such datagram.
+    const garbage = Buffer.alloc(20, 0xff);
+    garbage[2] = 0x81;
+    const t0 = performance.now();
+    for (let i = 0; i < 2_000; i++) assert.equal(decodeReply(garbage), undefined);
+    assert.ok(performance.now() - t0 < 1_000, `2000 garbage datagrams took ${performance.now() - t0} ms`);
+    assert.equal(decodeReply(Buffer.alloc(5)), undefined);
+    // A real reply, and one whose counts are just what it holds, still decode.
+    const reply = dnsPacket.encode({
+      type: 'response',
+      id: 7,
+      flags: dnsPacket.RECURSION_AVAILABLE,
+      questions: [{ type: 'PTR', name: '2.2.0.192.in-addr.arpa', class: 'IN' }],
+      answers: [{ type: 'PTR', name: '2.2.0.192.in-addr.arpa', ttl: 60, data: 'mail.example.com' }],
+    });
+    const answer = decodeReply(reply)?.answers?.[0];
+    assert.ok(answer?.type === 'PTR' && answer.data === 'mail.example.com');
+    const tight = Buffer.from([0, 1, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0]);
+    assert.equal(decodeReply(tight)?.answers?.length, 1);
   });
 });

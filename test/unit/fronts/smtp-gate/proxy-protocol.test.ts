@@ -5,7 +5,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { decodeProxyHeader, encodeProxyV1, encodeProxyV2, looksLikeProxyHeader, V2_SIGNATURE, type ProxyEndpoints } from '../../../../src/fronts/smtp-gate/proxy-protocol.js';
+import { decodeProxyHeader, encodeProxyV1, encodeProxyV2, looksLikeProxyHeader, V1_MAX_BYTES, V2_SIGNATURE, type ProxyEndpoints } from '../../../../src/fronts/smtp-gate/proxy-protocol.js';
 
 const V4: ProxyEndpoints = { sourceAddress: '192.0.2.10', sourcePort: 40_000, destinationAddress: '198.51.100.5', destinationPort: 25 };
 const V6: ProxyEndpoints = { sourceAddress: '2001:db8::25', sourcePort: 65_535, destinationAddress: '2001:db8:1::1', destinationPort: 0 };
@@ -126,5 +126,17 @@ describe('PROXY codec', () => {
       const d = decodeProxyHeader(input);
       assert.ok(d.kind === 'need-more' || d.kind === 'error' || (d.kind === 'header' && d.length <= input.length), JSON.stringify(d));
     }
+  });
+  test('fuzz findings: v1 refuses an IPv6 zone id, and a CRLF ending past byte 107', () => {
+    // isIP() takes `fe80::1%eth0`; the header then could not be re-encoded (encodeProxyV2 threw).
+    for (const line of ['PROXY TCP6 fe80::1%eth0 ::1 1 2\r\n', 'PROXY TCP6 ::1 fe80::1%1 1 2\r\n']) {
+      assert.deepEqual(decodeProxyHeader(Buffer.from(line)), { kind: 'error', code: 'v1-syntax', detail: 'not an IPv6 address' });
+    }
+    // The spec's longest line is 107 bytes with its CRLF: 106 bytes then CRLF (108) is too long,
+    // whole or byte by byte, while 105 bytes and CRLF (107) still decodes.
+    const pad = (n: number): Buffer => Buffer.from(`PROXY UNKNOWN ${'x'.repeat(n - 'PROXY UNKNOWN '.length)}\r\n`);
+    assert.equal(pad(105).length, V1_MAX_BYTES);
+    assert.deepEqual(decodeProxyHeader(pad(105)), { kind: 'header', version: 1, addresses: undefined, length: V1_MAX_BYTES });
+    for (const d of [decodeProxyHeader(pad(106)), byteByByte(pad(106))]) assert.equal(d.kind === 'error' && d.code, 'v1-too-long');
   });
 });
