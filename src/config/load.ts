@@ -53,7 +53,23 @@ export function loadConfig(options: LoadOptions = {}): Config {
     const fromFlag = options.flagNames?.[path] !== undefined && hasPath(options.overrides ?? {}, path);
     throw new BlockSmithError(fromFlag ? 'BS_ERR_USAGE' : 'BS_ERR_CONFIG_INVALID', describeIssue(parsed.error.issues, options));
   }
-  return deepFreeze(parsed.data);
+  return deepFreeze(withoutNegativeZero(parsed.data));
+}
+
+/**
+ * withoutNegativeZero - the same configuration with every -0 read as 0. YAML and Number() both
+ * give -0 for "-0"; it behaves as 0 everywhere but compares and prints differently (a
+ * configuration written out as JSON and read back would not be the same value: found by fuzzing).
+ */
+function withoutNegativeZero<T>(value: T): T {
+  if (Object.is(value, -0)) return 0 as T;
+  if (Array.isArray(value)) return value.map(withoutNegativeZero) as T;
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = withoutNegativeZero(v);
+    return out as T;
+  }
+  return value;
 }
 
 export function readConfigFile(path: string): ConfigInput {

@@ -107,6 +107,17 @@ describe('loadConfig', () => {
     assert.equal(warn.mock.callCount(), 0);
   });
 
+  test('fuzz finding: -0 from the file or the environment reads as 0 (the configuration round-trips through JSON)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bs-cfg-'));
+    const file = join(dir, 'c.yaml');
+    writeFileSync(file, 'resolver:\n  negativeCacheMaxTtlS: -0\n');
+    const fromFile = loadConfig({ file });
+    assert.ok(Object.is(fromFile.resolver.negativeCacheMaxTtlS, 0));
+    const fromEnv = loadConfig({ env: overridesFromEnv({ BLOCKSMITH_RESOLVER_NEGATIVE_CACHE_MAX_TTL_S: '-0' }) });
+    assert.ok(Object.is(fromEnv.resolver.negativeCacheMaxTtlS, 0));
+    writeFileSync(file, JSON.stringify(fromFile));
+    assert.deepEqual(loadConfig({ file }), fromFile);
+  });
   test('mergeDeep does not write into its arguments', () => {
     const base = { a: { b: 1 } };
     const over = { a: { c: 2 } };
