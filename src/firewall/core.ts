@@ -5,6 +5,7 @@
  * SYNOPSIS
  *   interface Core { config, checker, store, hot, writer, stats, episodes, own, now, log, alwaysAccept }
  *   nextRecheckAt(core, result): number
+ *   await nextTurn()                         the next turn of the event loop (setImmediate)
  *   rejectionAudit / evidenceLimits / refused helpers
  *
  * DESCRIPTION
@@ -55,6 +56,16 @@ export function nextRecheckAt(core: Core, result: CheckResult | undefined): numb
 
 export function evidenceLimits(config: FirewallConfig): EvidenceLimits {
   return { traceMaxBytes: config.evidenceTraceMaxBytes, namesMaxCount: config.evidenceNamesMaxCount };
+}
+
+/**
+ * nextTurn - resolves on the next turn of the event loop (setImmediate), after the I/O ready now.
+ * Background work over many items (expiry's scan, the writer's flushes) waits here between
+ * slices: a promise chain alone (microtasks) never lets a socket be served, so a slice of a
+ * few thousand items would hold every connection for its whole length.
+ */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Manual listings are never re-checked: their due time is "never". */

@@ -40,6 +40,7 @@
  */
 import { isBlockSmithError } from '../errors.js';
 import type { AuditEntry, ClearCause, Evidence, Listing, Store } from '../store/types.js';
+import { nextTurn } from './core.js';
 import type { OwnWrites } from './own-writes.js';
 import type { FirewallLogger } from './types.js';
 
@@ -94,6 +95,11 @@ export const EVIDENCE_FLUSH_MS = 1_000;
 export const EVIDENCE_PENDING_MAX = 100_000;
 /** Store calls a flush keeps under way at once (the stores batch concurrent writes). */
 export const FLUSH_IN_FLIGHT = 128;
+/**
+ * Store calls a flush starts per turn of the event loop (runLimited): a touch costs a store
+ * read and a row encoding (tens of microseconds on SQLite), so a slice stays well under 1 ms.
+ */
+export const FLUSH_STARTS_PER_TURN = 16;
 
 /** A touch being added up (a private, mutable copy). */
 interface PendingTouch {
@@ -112,11 +118,35 @@ function frozenTouch(t: PendingTouch): Touch {
   };
 }
 
-/** runLimited - job(item) for each item, at most `inFlight` at once. */
+/**
+ * runLimited - job(item) for each item, at most `inFlight` under way at once and at most
+ * FLUSH_STARTS_PER_TURN started per turn of the event loop. A job's first part (a store read,
+ * the encoding of a row) runs in a microtask, and microtasks never let a socket be served: with
+ * only the in-flight bound, the 128 continuations released by one commit ran back to back, a
+ * burst of several milliseconds in which no decision was answered. Between slices the flush
+ * waits for the next turn (core.ts nextTurn), so the sockets ready meanwhile are served first;
+ * the store still sees up to `inFlight` calls under way, which it commits together.
+ */
 async function runLimited<T>(items: readonly T[], inFlight: number, job: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
+  let left = FLUSH_STARTS_PER_TURN;
+  let turn: Promise<void> | undefined;
+  const slot = async (): Promise<void> => {
+    while (left <= 0) {
+      turn ??= nextTurn().then(() => {
+        turn = undefined;
+        left = FLUSH_STARTS_PER_TURN;
+      });
+      await turn;
+    }
+    left--;
+  };
   const worker = async (): Promise<void> => {
-    while (next < items.length) await job(items[next++] as T);
+    while (next < items.length) {
+      await slot();
+      if (next >= items.length) return;
+      await job(items[next++] as T);
+    }
   };
   await Promise.all(Array.from({ length: Math.min(inFlight, items.length) }, worker));
 }
