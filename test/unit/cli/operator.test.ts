@@ -43,7 +43,7 @@ function childEnv(): NodeJS.ProcessEnv {
 
 function run(args: readonly string[], cwd: string): Promise<Run> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, ['--import', TSX, BIN, ...args], { cwd, timeout: 30_000, env: childEnv() }, (error, stdout, stderr) => {
+    const child = execFile(process.execPath, ['--import', TSX, BIN, ...args], { cwd, timeout: 90_000, env: childEnv() }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
       resolve({ code, stdout, stderr });
     });
