@@ -15,10 +15,11 @@
  *   failing clients, listings are made all along, and each answer can be checked:
  *
  *     policy  POLICY_RATE requests/s on 4 connections, client addresses from a pool of 4,000
- *             (10.77.x.y; new ones keep appearing for the first minutes): odd → DUNNO, even → a
- *             4xx with BlockSmith's URL.
+ *             (10.77.x.y; new ones keep appearing during the first minute, so the first minute
+ *             has cold checks and new listings; all are known from then on): odd → DUNNO, even
+ *             → a 4xx with BlockSmith's URL.
  *     dnsbl   DNSBL_RATE queries/s (UDP) for the same pool: an odd address must never be listed.
- *     gate    GATE_RATE SMTP sessions/s from 127.9.x.y: odd → the message is delivered through the
+ *     gate    GATE_RATE SMTP sessions/s from 4,000 addresses 127.9.x.y in turn: odd → the message is delivered through the
  *             gate (250 after DATA), even → refused with the URL.
  *     portal  PORTAL_RATE requests/s over /, /ip/<even address>, /stats: 200 each.
  *
@@ -31,6 +32,20 @@
  *
  *   Bounded: SOAK_SECONDS (600) of load at fixed rates, loopback only; each request times out
  *   after 10 s (counted as an error).
+ *
+ *   For hunting memory: SOAK_NODE_OPTIONS is given to the server as NODE_OPTIONS, and
+ *   SOAK_SNAPSHOT_AT (seconds, comma-separated, e.g. 60,300) sends SIGUSR2 to it at those seconds;
+ *   with SOAK_NODE_OPTIONS='--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=/tmp/x' each signal
+ *   writes a heap snapshot (V8 collects garbage before it writes). Compare two with
+ *   bench/soak/heap-diff.mjs. SOAK_POLICY_RATE, SOAK_DNSBL_RATE, SOAK_GATE_RATE and
+ *   SOAK_PORTAL_RATE set the rates (0 turns a front's traffic off). SOAK_POOL (4,000 policy/DNSBL
+ *   addresses) and SOAK_GATE_SOURCES (4,000 gate source addresses, taken in turn) bound the
+ *   distinct clients, so that memory is measured at a steady state: each new address costs about
+ *   3 KB in the server's per-address caches (a cached verdict, DNS answers, a refusal episode),
+ *   which grow towards their bounds (verdicts 100,000, DNS answers 10,000, episodes 10,000) while
+ *   new addresses keep coming — growth, but no leak (SOAK_GATE_SOURCES=62500 shows it: ~6 MB of
+ *   RSS a minute over ten minutes, every extra object a cached verdict, DNS answer or episode of
+ *   one more address, by heap snapshot).
  */
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -48,7 +63,11 @@ const POLICY_RATE = Number(process.env.SOAK_POLICY_RATE ?? 200);
 const DNSBL_RATE = Number(process.env.SOAK_DNSBL_RATE ?? 200);
 const GATE_RATE = Number(process.env.SOAK_GATE_RATE ?? 10);
 const PORTAL_RATE = Number(process.env.SOAK_PORTAL_RATE ?? 20);
-const POOL = 4_000;
+const SNAPSHOT_AT = new Set((process.env.SOAK_SNAPSHOT_AT ?? '').split(',').filter((x) => x !== '').map(Number));
+// The distinct client addresses: per-address state (verdict, DNS and page caches, refusal
+// episodes, listings) grows with them up to its bounds, so a memory question needs them fixed.
+const POOL = Number(process.env.SOAK_POOL ?? 4_000);
+const GATE_SOURCES = Number(process.env.SOAK_GATE_SOURCES ?? 4_000);
 const TIMEOUT_MS = 10_000;
 const ZONE = 'soak.blocksmith.test';
 const URL_MARK = /https?:\/\//;
@@ -97,7 +116,10 @@ const blocksmith = startBlockSmith(
   ],
   // One visitor (this process) asks the portal PORTAL_RATE times a second: the per-visitor
   // limits are raised so the pages themselves are soaked, not the limiter.
-  { BLOCKSMITH_HTTP_READ_LIMIT_COUNT: '100000', BLOCKSMITH_HTTP_RATE_WINDOW_MS: '1000', BLOCKSMITH_DNSBL_RATE_LIMIT_PER_SECOND_COUNT: '0' },
+  {
+    BLOCKSMITH_HTTP_READ_LIMIT_COUNT: '100000', BLOCKSMITH_HTTP_RATE_WINDOW_MS: '1000', BLOCKSMITH_DNSBL_RATE_LIMIT_PER_SECOND_COUNT: '0',
+    ...(process.env.SOAK_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.SOAK_NODE_OPTIONS }),
+  },
 );
 const pid = blocksmith.process.pid ?? 0;
 await waitForPort(policyPort);
@@ -177,7 +199,7 @@ const gate = new Tally();
 let gateSessions = 0;
 const MESSAGE = `Subject: soak\r\n\r\n${'The quick brown fox jumps over the lazy dog.\r\n'.repeat(40)}`;
 function gateSession(): void {
-  const n = gateSessions++;
+  const n = gateSessions++ % GATE_SOURCES;
   const source = `127.9.${Math.floor(n / 250) % 250}.${(n % 250) + 1}`;
   const started = performance.now();
   const socket: Socket = connect({ port: gatePort, host: '127.0.0.1', localAddress: source });
@@ -241,14 +263,22 @@ async function portalRequest(): Promise<void> {
 }
 
 // --- samples -----------------------------------------------------------------------------------
-interface Sample { readonly s: number; readonly rssMb: number; readonly heapMb: number }
+interface Sample { readonly s: number; readonly rssMb: number; readonly heapMb: number; readonly heapTotalMb: number; readonly externalMb: number; readonly handles: number }
 const samples: Sample[] = [];
 async function sample(s: number): Promise<void> {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
   const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-  const heap = Number(/^blocksmith_nodejs_heap_size_used_bytes (\S+)/m.exec(metrics)?.[1] ?? 0);
-  samples.push({ s, rssMb: round(rssKb / 1024), heapMb: round(heap / 1048576) });
+  const metric = (name: string): number => Number(new RegExp(`^blocksmith_${name} (\\S+)`, 'm').exec(metrics)?.[1] ?? 0);
+  const mib = (bytes: number): number => round(bytes / 1048576);
+  samples.push({
+    s,
+    rssMb: round(rssKb / 1024),
+    heapMb: mib(metric('nodejs_heap_size_used_bytes')),
+    heapTotalMb: mib(metric('nodejs_heap_size_total_bytes')),
+    externalMb: mib(metric('nodejs_external_memory_bytes')),
+    handles: metric('nodejs_active_handles_total'),
+  });
 }
 
 // --- the run: one tick a second, each front's share spread over it -----------------------------
@@ -260,14 +290,15 @@ let dnsblN = 0;
 const startedAt = Date.now();
 await sample(0);
 for (let second = 1; second <= SECONDS; second++) {
-  // New addresses keep coming for the first minutes (a slowly growing pool), then all are warm.
-  const reach = Math.min(POOL, 200 + second * 10);
+  // New addresses keep coming during the first minute (cold checks, new listings), then all are known.
+  const reach = Math.min(POOL, 200 + second * 64); // the whole pool by the first minute's end
   spread(POLICY_RATE, () => policySenders[policyN % 4]!(pool(policyN++ % reach)));
   spread(DNSBL_RATE, () => dnsblQuery(pool(dnsblN++ % reach)));
   spread(GATE_RATE, gateSession);
   spread(PORTAL_RATE, () => void portalRequest());
   await new Promise((r) => setTimeout(r, startedAt + second * 1000 - Date.now()));
   if (second % SAMPLE_S === 0) await sample(second);
+  if (SNAPSHOT_AT.has(second)) process.kill(pid, 'SIGUSR2');
 }
 await new Promise((r) => setTimeout(r, 3_000)); // the last answers
 

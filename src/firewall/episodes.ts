@@ -26,7 +26,10 @@
  *
  * LIMITS
  *   `maxCount` episodes at once (IPs refused within the window); past it the oldest is dropped
- *   (its IP's next refusal simply starts a new episode).
+ *   (its IP's next refusal simply starts a new episode). Each start() also drops the episodes whose
+ *   window has ended: an ended episode can never be found again, and kept until the count bound
+ *   pushed it out, it held its evidence and reply for nothing (one per refused IP, up to
+ *   `maxCount` of them, under a stream of new refused addresses).
  */
 import type { Evidence, Front } from '../store/types.js';
 import type { ReplyKind } from './reply.js';
@@ -95,6 +98,12 @@ export class RefusalEpisodes {
   start(ip: string, episode: Episode): void {
     this.byIp.delete(ip);
     this.byIp.set(ip, episode);
+    // The map is in start order and every window is windowMs long, so the ended ones lead it.
+    const now = episode.until - this.windowMs;
+    for (const [oldIp, old] of this.byIp) {
+      if (old.until > now) break;
+      this.byIp.delete(oldIp);
+    }
     while (this.byIp.size > this.maxCount) {
       const oldest = this.byIp.keys().next();
       if (oldest.done === true) return;
