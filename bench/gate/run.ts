@@ -29,7 +29,7 @@
  *   to one core would make measure 3 measure the sharing.
  *   The server's CPU time per refusal is read from /proc/<pid>/stat around each round: on a
  *   2-vCPU VM the load generator shares the cores, so the rate alone also measures it.
- *   3. A 10 MB message through the gate vs straight to the backend, interleaved, median of 11
+ *   3. A 10 MB message through the gate vs straight to the backend, interleaved, median of 21 (BENCH_TRANSFERS)
  *      each: (a) the sink (the same process, its PROXY listener for the gate, its plain one for
  *      direct), and the same transfers through bare-relay.ts (a bare Node pipe) as the reference
  *      for the relay's own cost, with the CPU time of the gate and of the bare pipe per
@@ -50,7 +50,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50);
 const HOLD_COUNT = Number(process.env.BENCH_HOLD ?? 5_000);
-const TRANSFERS = Number(process.env.BENCH_TRANSFERS ?? 11);
+const TRANSFERS = Number(process.env.BENCH_TRANSFERS ?? 21);
 const MESSAGE_BYTES = 10 * 1024 * 1024;
 const PIN = process.env.BENCH_PIN !== '0';
 const CLIENT_CPU = PIN ? 1 : undefined;
