@@ -19,6 +19,8 @@
  *   Beside them, on the same core, udp-echo.ts: Node's UDP floor (each query sent back as its own
  *   answer, no DNS work), the ceiling of any zone served through Node's dgram. Each round also
  *   reads each server's CPU time (user + system, all threads, /proc) to give its CPU per query.
+ *   BlockSmith's UDP engine (dnsbl.udpEngine: native recvmmsg/sendmmsg or node:dgram) is read from
+ *   its UDP-ENGINE log line and printed; BLOCKSMITH_DNSBL_UDP_ENGINE=dgram measures the dgram path.
  */
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -59,8 +61,21 @@ const rbPort = await freePort();
 const blocksmith = spawn(
   'taskset',
   ['-c', SERVER_CPU, process.execPath, bin, 'serve', '--data', dataDir, '--resolver', `127.0.0.1:${dns.port}`, '--bypass', 'none', '--policy', 'none', '--http', 'none', '--dnsbl', `127.0.0.1:${bsPort}`, '--dnsbl-zone', ZONE],
-  { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, BLOCKSMITH_LOG_LEVEL: 'warn', BLOCKSMITH_DNSBL_RATE_LIMIT_PER_SECOND_COUNT: '0' } },
+  // Log level info for the one UDP-ENGINE line (which UDP path serves: native or dgram); the
+  // DNSBL front logs nothing per query at info.
+  { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BLOCKSMITH_LOG_LEVEL: 'info', BLOCKSMITH_DNSBL_RATE_LIMIT_PER_SECOND_COUNT: '0' } },
 );
+let udpEngine = 'unknown (no UDP-ENGINE log line)';
+let logTail = '';
+blocksmith.stdout.setEncoding('utf8');
+blocksmith.stdout.on('data', (chunk: string) => {
+  logTail = (logTail + chunk).slice(-4096);
+  const m = /"event":"UDP-ENGINE"[^\n]*?"engine":"(\w+)"/.exec(logTail);
+  if (m !== null && udpEngine.startsWith('unknown')) {
+    udpEngine = m[1]!;
+    console.log(`BlockSmith UDP engine: ${udpEngine}`);
+  }
+});
 const echoPort = await freePort();
 const echo = spawn('taskset', ['-c', SERVER_CPU, process.execPath, new URL('./udp-echo.js', import.meta.url).pathname, String(echoPort)], { stdio: ['ignore', 'ignore', 'inherit'] });
 const rbldnsd = spawn('taskset', ['-c', SERVER_CPU, 'rbldnsd', '-n', '-q', '-u', 'nobody', '-b', `127.0.0.1/${rbPort}`, '-w', dataDir, `${ZONE}:ip4set:rbldnsd.data`], {
@@ -125,6 +140,7 @@ try {
   const q = (r: PerfResult[]): number => Math.round(median(r.map((x) => x.qps)));
   const l = (r: PerfResult[]): number => Math.round(median(r.map((x) => x.avgLatencyMs)) * 1000) / 1000;
   const c = (r: PerfResult[]): number => median(r.map((x) => x.cpuUsPerQuery));
+  console.log(`\nBlockSmith's UDP engine: ${udpEngine}`);
   console.log(`\n| measure (median of ${ROUNDS} rounds of ${DURATION_S} s, ${LISTED} listed, half the queries listed, server on one core) | BlockSmith | rbldnsd | ratio | Node UDP floor (echo) | floor / rbldnsd |`);
   console.log('| --- | --- | --- | --- | --- | --- |');
   console.log(`| queries/s | ${q(bs)} | ${q(rb)} | ${(q(bs) / q(rb)).toFixed(2)} | ${q(ec)} | ${(q(ec) / q(rb)).toFixed(2)} |`);

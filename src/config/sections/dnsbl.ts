@@ -59,6 +59,12 @@ export const dnsblSchema = z
     tcpIdleTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
     /** Largest query accepted (UDP datagram or TCP message); larger ones are dropped (TCP: connection closed). */
     maxQueryBytes: z.number().int().min(512).max(65_535).default(4_096),
+    /**
+     * How UDP is read and written: `native` = the recvmmsg/sendmmsg addon (native/udp-batch, built at
+     * npm install; Linux), `dgram` = node:dgram, `auto` = native when built, else dgram. `native`
+     * when it is not built is a start-up error.
+     */
+    udpEngine: z.enum(['auto', 'native', 'dgram']).default('auto'),
     /** Largest UDP answer to an EDNS query (RFC 6891; 1232 avoids fragmentation); without EDNS 512. */
     ednsUdpBytes: z.number().int().min(512).max(4_096).default(1_232),
     /** Live mode: an address the firewall has not judged is checked before the answer (off: NXDOMAIN). */
@@ -90,6 +96,7 @@ export const DNSBL_DESCRIPTIONS = {
     'dnsbl.tcpMaxConnectionsCount': 'TCP connections open at once (all addresses); more are closed',
     'dnsbl.tcpIdleTimeoutMs': 'a TCP connection idle this long is closed',
     'dnsbl.maxQueryBytes': 'largest query accepted; larger ones are dropped',
+    'dnsbl.udpEngine': 'UDP path: "native" (recvmmsg/sendmmsg addon built at npm install), "dgram" (node:dgram), "auto" = native when built',
     'dnsbl.ednsUdpBytes': 'largest UDP answer to an EDNS query (512 without EDNS)',
     'dnsbl.live': 'check addresses the firewall has not judged yet before answering',
     'dnsbl.liveDeadlineMs': 'live mode: deadline of that check; past it SERVFAIL',

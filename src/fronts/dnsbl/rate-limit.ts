@@ -5,6 +5,7 @@
  * SYNOPSIS
  *   const limiter = new ResponseRateLimiter({ config: config.dnsbl, now? })
  *   limiter.take(clientIp): 'send' | 'slip' | 'drop'
+ *   limiter.takeNetwork(networkKeyOfBytes(octets, …)): the same, from the address's octets
  *
  * DESCRIPTION
  *   UDP source addresses can be forged, so an open DNS server can be made to send its answers
@@ -29,6 +30,9 @@ import type { DnsblConfig } from '../../config/schema.js';
 const BITS_PER_BYTE = 8;
 const BYTE_MASK = 0xff;
 const MS_PER_S = 1_000;
+const IPV4_BYTES = 4;
+const IPV6_BYTES = 16;
+const MAPPED_ZERO_BYTES = 10;
 
 export type Admission = 'send' | 'slip' | 'drop';
 
@@ -51,13 +55,35 @@ export function networkKey(ip: string, v4Prefix: number, v6Prefix: number): stri
   } catch {
     return `?${ip}`;
   }
-  const prefix = bytes.length === 4 ? v4Prefix : v6Prefix;
-  const out: number[] = [];
-  for (let i = 0; i < bytes.length; i++) {
-    const keep = Math.max(0, Math.min(BITS_PER_BYTE, prefix - i * BITS_PER_BYTE));
-    out.push((bytes[i] ?? 0) & ((BYTE_MASK << (BITS_PER_BYTE - keep)) & BYTE_MASK));
+  return networkKeyOfBytes(bytes, 0, bytes.length, v4Prefix, v6Prefix);
+}
+
+/**
+ * networkKeyOfBytes - networkKey of an address given as its octets (`length` 4 or 16 from
+ * `offset`), as the native UDP path has them: the same key as networkKey of its text (an
+ * IPv4-mapped IPv6 address counts as its IPv4 address, as normaliseAddress unmaps it).
+ */
+export function networkKeyOfBytes(bytes: Uint8Array, offset: number, length: number, v4Prefix: number, v6Prefix: number): string {
+  let start = offset;
+  let size = length;
+  if (size === IPV6_BYTES && isV4Mapped(bytes, offset)) {
+    start = offset + IPV6_BYTES - IPV4_BYTES;
+    size = IPV4_BYTES;
   }
-  return `${out.join('.')}/${prefix}`;
+  const prefix = size === IPV4_BYTES ? v4Prefix : v6Prefix;
+  let key = '';
+  for (let i = 0; i < size; i++) {
+    const keep = Math.max(0, Math.min(BITS_PER_BYTE, prefix - i * BITS_PER_BYTE));
+    const octet = (bytes[start + i] ?? 0) & ((BYTE_MASK << (BITS_PER_BYTE - keep)) & BYTE_MASK);
+    key += i === 0 ? `${octet}` : `.${octet}`;
+  }
+  return `${key}/${prefix}`;
+}
+
+/** ::ffff:0:0/96 (RFC 4291 §2.5.5.2): octets 0-9 zero, 10-11 0xff. */
+function isV4Mapped(bytes: Uint8Array, offset: number): boolean {
+  for (let i = 0; i < MAPPED_ZERO_BYTES; i++) if (bytes[offset + i] !== 0) return false;
+  return bytes[offset + MAPPED_ZERO_BYTES] === BYTE_MASK && bytes[offset + MAPPED_ZERO_BYTES + 1] === BYTE_MASK;
 }
 
 export class ResponseRateLimiter {
@@ -78,7 +104,13 @@ export class ResponseRateLimiter {
   take(clientIp: string): Admission {
     const c = this.config;
     if (c.rateLimitPerSecondCount === 0) return 'send';
-    const key = networkKey(clientIp, c.rateLimitIpv4PrefixLength, c.rateLimitIpv6PrefixLength);
+    return this.takeNetwork(networkKey(clientIp, c.rateLimitIpv4PrefixLength, c.rateLimitIpv6PrefixLength));
+  }
+
+  /** takeNetwork - take() for a client network already keyed (networkKey / networkKeyOfBytes). */
+  takeNetwork(key: string): Admission {
+    const c = this.config;
+    if (c.rateLimitPerSecondCount === 0) return 'send';
     const now = this.now();
     let bucket = this.buckets.get(key);
     if (bucket === undefined) {

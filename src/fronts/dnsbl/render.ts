@@ -6,6 +6,8 @@
  *   renderReply(reply, maxBytes): Buffer
  *   renderSlip(reply): Buffer                   the empty TC=1 answer the rate limiter "slips"
  *   udpLimit(reply): number                     512 without EDNS, else the agreed UDP size
+ *   renderReplyInto(reply, maxBytes, out, at, room): number    the same bytes written into `out`
+ *   renderSlipInto(reply, out, at, room): number                 at `at`; their length, -1 if over `room`
  *
  * DESCRIPTION
  *   The question is echoed exactly: dns-packet writes the labels, then the query's own QTYPE
@@ -22,7 +24,7 @@ import dnsPacket from 'dns-packet';
 import type { Answer, Packet } from 'dns-packet';
 import { HEADER_BYTES } from './parser.js';
 import type { Reply } from './responder.js';
-import { encodeWire } from './wire.js';
+import { encodeWire, planWire, writeWire } from './wire.js';
 
 /** The classic UDP limit without EDNS (RFC 1035 §2.3.4). */
 export const UDP_PLAIN_BYTES = 512;
@@ -84,4 +86,34 @@ export function renderReply(reply: Reply, maxBytes: number): Buffer {
 
 export function renderSlip(reply: Reply): Buffer {
   return encode(reply, true);
+}
+
+/** copyInto - bytes rendered elsewhere (dns-packet's fallback) into out at `at`; -1 if over `room`. */
+function copyInto(bytes: Buffer, out: Buffer, at: number, room: number): number {
+  if (bytes.length > room) return -1;
+  bytes.copy(out, at);
+  return bytes.length;
+}
+
+/**
+ * renderReplyInto - renderReply's bytes written into `out` at `at` (the native UDP path's shared
+ * output buffer): no Buffer per reply. The length written, or -1 when over `room` (nothing usable
+ * written).
+ */
+export function renderReplyInto(reply: Reply, maxBytes: number, out: Buffer, at: number, room: number): number {
+  let planned = planWire(reply, false);
+  if (planned !== undefined && planned.size > maxBytes) planned = planWire(reply, true);
+  if (planned === undefined) return copyInto(renderReply(reply, maxBytes), out, at, room);
+  if (planned.size > room) return -1;
+  writeWire(reply, planned, out, at);
+  return planned.size;
+}
+
+/** renderSlipInto - renderSlip's bytes into `out` at `at`; the length, or -1 when over `room`. */
+export function renderSlipInto(reply: Reply, out: Buffer, at: number, room: number): number {
+  const planned = planWire(reply, true);
+  if (planned === undefined) return copyInto(renderSlip(reply), out, at, room);
+  if (planned.size > room) return -1;
+  writeWire(reply, planned, out, at);
+  return planned.size;
 }

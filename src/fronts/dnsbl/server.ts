@@ -15,6 +15,10 @@
  *   UDP: a datagram over dnsbl.maxQueryBytes is dropped; then the rate limiter (rate-limit.ts)
  *   says send, slip (empty TC=1 reply) or drop, before any work is done for the query (a live
  *   check included); the reply is cut to 512 octets, or the EDNS size agreed, with TC=1.
+ *   Two engines carry the datagrams (dnsbl.udpEngine): `native` (batch-udp.ts: the addon reads
+ *   up to 64 datagrams a syscall, the replies are written into its shared buffer and sent with
+ *   one syscall) and `dgram` (node:dgram, a 'message' event and a send each). Both go through the
+ *   same steps below (udpParse, udpOutcome); only the peer's form and where the bytes go differ.
  *
  *   TCP (RFC 7766): messages with the 2-octet length prefix, several per connection, answered
  *   in order; a message may arrive split over packets or several in one. A length over
@@ -27,7 +31,8 @@
  *   errors are listened for and logged at debug level.
  *
  * DIAGNOSTICS
- *   Log events: LISTEN, SOCKET-ERROR. Metrics events (frontEvent 'dnsbl'): drop, oversize,
+ *   Log events: LISTEN, UDP-ENGINE (once per start: which engine, and why), SOCKET-ERROR.
+ *   Metrics events (frontEvent 'dnsbl'): drop, oversize,
  *   rate-limited-drop, rate-limited-slip, tcp-open, tcp-refused, tcp-idle, tcp-oversize.
  */
 import dgram from 'node:dgram';
@@ -39,9 +44,10 @@ import type { Metrics } from '../../metrics/types.js';
 import type { Logger } from '../../util/log.js';
 import { printable } from '../../util/printable.js';
 import { formatListen, type ListenAddress } from '../listen.js';
+import { BatchUdpSocket, loadUdpBatchAddon, PEER_BYTES, type AddonLoad, type UdpBatchAddon } from './batch-udp.js';
 import { parseQuery, type ParsedQuery } from './parser.js';
-import { ResponseRateLimiter } from './rate-limit.js';
-import { renderReply, renderSlip, TCP_MAX_BYTES, udpLimit } from './render.js';
+import { networkKeyOfBytes, ResponseRateLimiter, type Admission } from './rate-limit.js';
+import { renderReply, renderReplyInto, renderSlip, renderSlipInto, TCP_MAX_BYTES, UDP_PLAIN_BYTES, udpLimit } from './render.js';
 import { RCODE, type Reply, type Responder } from './responder.js';
 
 const LENGTH_PREFIX_BYTES = 2;
@@ -49,6 +55,37 @@ const LENGTH_PREFIX_BYTES = 2;
 const DEBUG_LEVEL_VALUE = 20;
 /** Tries to find a port free for both UDP and TCP when the configuration says port 0. */
 const EPHEMERAL_PORT_TRIES = 5;
+const IPV4_BYTES = 4;
+const IPV6_BYTES = 16;
+/** In a native peer record: family at 0, port at 2, address octets from 4 (batch-udp.ts). */
+const PEER_ADDRESS_OFFSET = 4;
+
+export type UdpEngine = 'native' | 'dgram';
+
+/** One UDP listener, whichever engine carries it. */
+interface UdpListener {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** A slipped answer: the rate limiter's empty TC=1 reply, rendered with renderSlip. */
+class Slip {
+  constructor(readonly reply: Reply) {}
+}
+
+type UdpOutcome = Reply | Promise<Reply> | Slip | undefined;
+
+/**
+ * chooseUdpEngine - dnsbl.udpEngine against what is built: `auto` takes the addon when it loads;
+ * `native` without it is a start-up error naming the key.
+ */
+export function chooseUdpEngine(setting: DnsblConfig['udpEngine'], loader: () => AddonLoad = loadUdpBatchAddon): { engine: UdpEngine; addon: UdpBatchAddon | undefined; why: string } {
+  if (setting === 'dgram') return { engine: 'dgram', addon: undefined, why: 'dnsbl.udpEngine is "dgram"' };
+  const load = loader();
+  if (load.addon !== undefined) return { engine: 'native', addon: load.addon, why: `dnsbl.udpEngine is "${setting}"; ${load.path}` };
+  if (setting === 'native') throw new BlockSmithError('BS_ERR_CONFIG_INVALID', `dnsbl.udpEngine is "native" but the native UDP path is not available: ${load.why}; set dnsbl.udpEngine to "auto" or "dgram", or build it (npm ci with a C compiler)`);
+  return { engine: 'dgram', addon: undefined, why: `dnsbl.udpEngine is "auto" and the native path is ${load.why}` };
+}
 
 export interface DnsblServerOptions {
   readonly responder: Responder;
@@ -78,7 +115,13 @@ export class DnsblServer {
   private readonly logger: Logger;
   private readonly metrics: Metrics;
   private readonly limiter: ResponseRateLimiter;
-  private readonly udpSockets: dgram.Socket[] = [];
+  private readonly udpSockets: UdpListener[] = [];
+  private readonly addon: UdpBatchAddon | undefined;
+  private readonly engineWhy: string;
+  /** Which engine carries UDP (dnsbl.udpEngine and what is built); fixed at construction. */
+  readonly udpEngine: UdpEngine;
+  /** The native listeners (tests read their counters). */
+  readonly nativeSockets: BatchUdpSocket[] = [];
   private readonly tcpServers: net.Server[] = [];
   private readonly connections = new Set<TcpConnection>();
   private closed = false;
@@ -89,10 +132,15 @@ export class DnsblServer {
     this.logger = options.logger;
     this.metrics = options.metrics;
     this.limiter = new ResponseRateLimiter({ config: options.config });
+    const chosen = chooseUdpEngine(options.config.udpEngine);
+    this.udpEngine = chosen.engine;
+    this.addon = chosen.addon;
+    this.engineWhy = chosen.why;
   }
 
   async listen(addresses: readonly ListenAddress[]): Promise<string[]> {
     const endpoints: string[] = [];
+    this.logger.info({ front: 'dnsbl', event: 'UDP-ENGINE', engine: this.udpEngine, why: printable(this.engineWhy) }, 'UDP-ENGINE');
     try {
       for (const address of addresses) {
         const port = await this.bindPair(address);
@@ -111,7 +159,7 @@ export class DnsblServer {
     this.closed = true;
     for (const conn of this.connections) conn.destroy();
     this.connections.clear();
-    const udp = this.udpSockets.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    const udp = this.udpSockets.splice(0).map((s) => s.close());
     const tcp = this.tcpServers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
     await Promise.all([...udp, ...tcp]);
   }
@@ -122,8 +170,8 @@ export class DnsblServer {
     const tries = address.port === 0 ? EPHEMERAL_PORT_TRIES : 1;
     let lastError: unknown;
     for (let i = 0; i < tries; i++) {
-      const udp = await this.bindUdp(address);
-      const port = udp.address().port;
+      const udp = this.addon === undefined ? await this.bindUdp(address) : this.bindNative(this.addon, address);
+      const port = udp.port;
       try {
         const tcp = await this.bindTcp(address.host, port);
         this.udpSockets.push(udp);
@@ -131,13 +179,39 @@ export class DnsblServer {
         return port;
       } catch (err) {
         lastError = err;
-        await new Promise<void>((resolve) => udp.close(() => resolve()));
+        await udp.close();
       }
     }
     throw new BlockSmithError('BS_ERR_CONFIG_INVALID', `dnsbl.listen: cannot listen on tcp ${formatListen(address.host, address.port)}: ${errorText(lastError)}`);
   }
 
-  private bindUdp(address: ListenAddress): Promise<dgram.Socket> {
+  private bindNative(addon: UdpBatchAddon, address: ListenAddress): UdpListener {
+    let socket: BatchUdpSocket;
+    try {
+      socket = BatchUdpSocket.open(
+        addon,
+        address.host,
+        address.port,
+        // One octet more than the largest query: a datagram that fills its slot is oversize.
+        { inSlotBytes: this.config.maxQueryBytes + 1, outSlotBytes: Math.max(UDP_PLAIN_BYTES, this.config.ednsUdpBytes) },
+        this.onBatch,
+      );
+    } catch (err) {
+      throw new BlockSmithError('BS_ERR_CONFIG_INVALID', `dnsbl.listen: cannot listen on udp ${formatListen(address.host, address.port)}: ${errorText(err)}`);
+    }
+    this.nativeSockets.push(socket);
+    return {
+      port: socket.port,
+      close: () => {
+        socket.close();
+        const at = this.nativeSockets.indexOf(socket);
+        if (at >= 0) this.nativeSockets.splice(at, 1);
+        return Promise.resolve();
+      },
+    };
+  }
+
+  private bindUdp(address: ListenAddress): Promise<UdpListener> {
     const socket = dgram.createSocket({ type: net.isIPv6(address.host) ? 'udp6' : 'udp4', lookup: literalLookup });
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => {
@@ -149,7 +223,7 @@ export class DnsblServer {
         socket.off('error', onError);
         socket.on('error', (err) => this.logger.warn({ front: 'dnsbl', event: 'SOCKET-ERROR', err: errorText(err) }, 'SOCKET-ERROR'));
         socket.on('message', (msg, rinfo) => this.onDatagram(socket, msg, rinfo));
-        resolve(socket);
+        resolve({ port: socket.address().port, close: () => new Promise<void>((done) => socket.close(() => done())) });
       });
     });
   }
@@ -166,28 +240,41 @@ export class DnsblServer {
     });
   }
 
-  // ---- UDP
+  // ---- UDP: the steps both engines share
 
-  private onDatagram(socket: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  /** udpParse - the size cap, then the parse; undefined (counted) when the datagram is dropped. */
+  private udpParse(msg: Uint8Array): Exclude<ParsedQuery, { kind: 'drop' }> | undefined {
     if (msg.length > this.config.maxQueryBytes) {
       this.metrics.frontEvent('dnsbl', 'oversize');
-      return;
+      return undefined;
     }
     const parsed = parseQuery(msg);
     if (parsed.kind === 'drop') {
       this.metrics.frontEvent('dnsbl', 'drop');
-      return;
+      return undefined;
     }
-    const admission = this.limiter.take(rinfo.address);
+    return parsed;
+  }
+
+  /** udpOutcome - after the rate limiter's word: nothing, a slip, or the responder's reply (now or later). */
+  private udpOutcome(parsed: Exclude<ParsedQuery, { kind: 'drop' }>, admission: Admission): UdpOutcome {
     if (admission !== 'send') {
       this.metrics.frontEvent('dnsbl', admission === 'slip' ? 'rate-limited-slip' : 'rate-limited-drop');
-      if (admission === 'slip') this.sendUdp(socket, renderSlip(slipReply(parsed)), rinfo);
-      return;
+      return admission === 'slip' ? new Slip(slipReply(parsed)) : undefined;
     }
-    const out = safeRespond(this.responder, parsed, this.logger);
+    return safeRespond(this.responder, parsed, this.logger);
+  }
+
+  // ---- UDP over node:dgram
+
+  private onDatagram(socket: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const parsed = this.udpParse(msg);
+    if (parsed === undefined) return;
+    const out = this.udpOutcome(parsed, this.limiter.take(rinfo.address));
     if (out === undefined) return;
+    if (out instanceof Slip) this.sendUdp(socket, renderSlip(out.reply), rinfo);
     // The common case (no live check) answers synchronously: no closure, no promise.
-    if (out instanceof Promise) void out.then((reply) => this.sendReply(socket, reply, rinfo));
+    else if (out instanceof Promise) void out.then((reply) => this.sendReply(socket, reply, rinfo));
     else this.sendReply(socket, out, rinfo);
   }
 
@@ -197,6 +284,62 @@ export class DnsblServer {
     } catch (err) {
       this.logger.error({ front: 'dnsbl', event: 'BUG', err: errorText(err) }, 'BUG');
     }
+  }
+
+  // ---- UDP over the native path (batch-udp.ts)
+
+  /**
+   * onBatch - n datagrams read at once: each reply is written into the shared output buffer
+   * (outLens[i] its length, 0 = none) and the addon sends them all when this returns. A reply
+   * that comes later (live mode) goes out alone with sendTo.
+   */
+  private readonly onBatch = (socket: BatchUdpSocket, n: number): void => {
+    const { outBuf, outLens, outSlotBytes, peers } = socket;
+    const limiting = this.limiter.enabled;
+    const c = this.config;
+    for (let i = 0; i < n; i++) {
+      try {
+        const parsed = this.udpParse(socket.message(i));
+        if (parsed === undefined) continue;
+        let admission: Admission = 'send';
+        if (limiting) {
+          const at = i * PEER_BYTES;
+          const size = peers[at] === 4 ? IPV4_BYTES : IPV6_BYTES;
+          admission = this.limiter.takeNetwork(networkKeyOfBytes(peers, at + PEER_ADDRESS_OFFSET, size, c.rateLimitIpv4PrefixLength, c.rateLimitIpv6PrefixLength));
+        }
+        const out = this.udpOutcome(parsed, admission);
+        if (out === undefined) continue;
+        if (out instanceof Promise) {
+          this.replyLater(socket, out, socket.peerPort(i), socket.peerAddress(i));
+          continue;
+        }
+        const slip = out instanceof Slip;
+        const reply = slip ? out.reply : out;
+        const length = slip ? renderSlipInto(reply, outBuf, socket.outAt(i), outSlotBytes) : renderReplyInto(reply, udpLimit(reply), outBuf, socket.outAt(i), outSlotBytes);
+        // Over its slot (never: a slot holds the largest UDP reply): sent alone.
+        if (length >= 0) outLens[i] = length;
+        else this.sendNative(socket, slip ? renderSlip(reply) : renderReply(reply, udpLimit(reply)), socket.peerPort(i), socket.peerAddress(i));
+      } catch (err) {
+        outLens[i] = 0;
+        this.logger.error({ front: 'dnsbl', event: 'BUG', err: errorText(err) }, 'BUG');
+      }
+    }
+  };
+
+  private replyLater(socket: BatchUdpSocket, out: Promise<Reply>, port: number, address: string): void {
+    void out.then((reply) => {
+      try {
+        this.sendNative(socket, renderReply(reply, udpLimit(reply)), port, address);
+      } catch (err) {
+        this.logger.error({ front: 'dnsbl', event: 'BUG', err: errorText(err) }, 'BUG');
+      }
+    });
+  }
+
+  private sendNative(socket: BatchUdpSocket, bytes: Buffer, port: number, address: string): void {
+    if (this.closed) return;
+    const errno = socket.sendTo(bytes, port, address);
+    if (errno !== 0 && this.logger.levelVal <= DEBUG_LEVEL_VALUE) this.logger.debug({ front: 'dnsbl', event: 'SOCKET-ERROR', err: `sendto errno ${errno}` }, 'SOCKET-ERROR');
   }
 
   /**

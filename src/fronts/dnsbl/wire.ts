@@ -4,6 +4,7 @@
  *
  * SYNOPSIS
  *   encodeWire(reply, truncated): Buffer | undefined     undefined: a record it does not write
+ *   planWire(reply, truncated) / writeWire(reply, plan, buf, at)   the same, into a given buffer
  *
  * DESCRIPTION
  *   dns-packet's encoder builds and walks many objects per message; at tens of thousands of
@@ -99,7 +100,7 @@ function parseA(text: string): number[] | undefined {
 }
 
 /** A record ready to copy: owner (pointer or bytes), type, ttl, rdata pieces. */
-interface Planned {
+export interface Planned {
   readonly owner: Buffer | undefined;
   readonly type: number;
   readonly ttl: number;
@@ -192,7 +193,16 @@ function recordBytes(r: Planned): number {
   return (r.owner === undefined ? POINTER_BYTES : r.owner.length) + RR_FIXED_BYTES + r.rdLength;
 }
 
-export function encodeWire(reply: Reply, truncated: boolean): Buffer | undefined {
+/** A reply measured and its records planned: what writeWire needs. */
+export interface WirePlan {
+  readonly size: number;
+  readonly truncated: boolean;
+  readonly answers: readonly Planned[];
+  readonly authorities: readonly Planned[];
+}
+
+/** planWire - the reply's size and records; undefined: a record this file does not write. */
+export function planWire(reply: Reply, truncated: boolean): WirePlan | undefined {
   const q = reply.question;
   let questionBytes = 0;
   let questionName: string | undefined;
@@ -200,7 +210,8 @@ export function encodeWire(reply: Reply, truncated: boolean): Buffer | undefined
     questionBytes = 1 + QUESTION_FIXED_BYTES;
     for (const label of q.labels) questionBytes += 1 + label.length;
     // An empty question name (the root) has no labels to point at usefully: write owners whole.
-    questionName = q.labels.length === 0 ? undefined : q.labels.join('.');
+    // The name is joined only when there are records to compare with it.
+    if (q.labels.length > 0 && !truncated && (reply.answers.length > 0 || reply.authorities.length > 0)) questionName = q.labels.join('.');
   }
   const answers: Planned[] = [];
   const authorities: Planned[] = [];
@@ -219,18 +230,24 @@ export function encodeWire(reply: Reply, truncated: boolean): Buffer | undefined
       size += recordBytes(r);
     }
   }
-  const buf = Buffer.allocUnsafe(size);
+  return { size, truncated, answers, authorities };
+}
+
+/** writeWire - the planned reply into `buf` from `at` (plan.size octets must fit); the end offset. */
+export function writeWire(reply: Reply, planned: WirePlan, buf: Buffer, at: number): number {
+  const q = reply.question;
+  const { answers, authorities } = planned;
   let flags = FLAG_QR | (reply.rcode & RCODE_LOW_BITS);
   if (reply.aa) flags |= FLAG_AA;
   if (reply.rd) flags |= FLAG_RD;
-  if (truncated) flags |= FLAG_TC;
-  buf.writeUInt16BE(reply.id & 0xffff, 0);
-  buf.writeUInt16BE(flags, 2);
-  buf.writeUInt16BE(q === undefined ? 0 : 1, 4);
-  buf.writeUInt16BE(answers.length, 6);
-  buf.writeUInt16BE(authorities.length, 8);
-  buf.writeUInt16BE(reply.edns === undefined ? 0 : 1, 10);
-  let p = HEADER_BYTES;
+  if (planned.truncated) flags |= FLAG_TC;
+  buf.writeUInt16BE(reply.id & 0xffff, at);
+  buf.writeUInt16BE(flags, at + 2);
+  buf.writeUInt16BE(q === undefined ? 0 : 1, at + 4);
+  buf.writeUInt16BE(answers.length, at + 6);
+  buf.writeUInt16BE(authorities.length, at + 8);
+  buf.writeUInt16BE(reply.edns === undefined ? 0 : 1, at + 10);
+  let p = at + HEADER_BYTES;
   if (q !== undefined) {
     for (const label of q.labels) {
       buf[p] = label.length;
@@ -252,6 +269,15 @@ export function encodeWire(reply: Reply, truncated: boolean): Buffer | undefined
     buf[p + 6] = 0;
     buf.writeUInt16BE(0, p + 7);
     buf.writeUInt16BE(0, p + 9);
+    p += OPT_BYTES;
   }
+  return p;
+}
+
+export function encodeWire(reply: Reply, truncated: boolean): Buffer | undefined {
+  const planned = planWire(reply, truncated);
+  if (planned === undefined) return undefined;
+  const buf = Buffer.allocUnsafe(planned.size);
+  writeWire(reply, planned, buf, 0);
   return buf;
 }

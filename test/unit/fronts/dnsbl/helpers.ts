@@ -6,13 +6,15 @@
  */
 import dgram from 'node:dgram';
 import { connect } from 'node:net';
+import { Writable } from 'node:stream';
 import dnsPacket from 'dns-packet';
 import type { DecodedPacket, Packet, Question } from 'dns-packet';
 import { configSchema, type Config } from '../../../../src/config/schema.js';
+import { loadUdpBatchAddon } from '../../../../src/fronts/dnsbl/batch-udp.js';
 import { startDnsblFront } from '../../../../src/fronts/dnsbl/index.js';
 import type { RunningFront } from '../../../../src/fronts/types.js';
 import type { Metrics } from '../../../../src/metrics/types.js';
-import { silentLogger } from '../../../../src/util/log.js';
+import { createLogger, type Logger } from '../../../../src/util/log.js';
 import type { Env } from '../../firewall/helpers.js';
 
 export const ZONE_NAME = 'bl.example.test';
@@ -25,6 +27,36 @@ export interface Running {
   /** Front events counted, in order (`dnsbl:<event>`). */
   readonly events: string[];
   readonly port: number;
+  /** The UDP engine the front logged (UDP-ENGINE): tests fail if the native path fell back to dgram. */
+  readonly udpEngine: string | undefined;
+}
+
+/** The UDP engines the UDP tests run against (dnsbl.udpEngine). */
+export const UDP_ENGINES = ['native', 'dgram'] as const;
+export type UdpEngineName = (typeof UDP_ENGINES)[number];
+
+/**
+ * NATIVE_SKIP - false where the native UDP path must be tested: it is built, or this is CI (where a
+ * failed build must fail its tests, not skip them: .ci/run fails on any skip). On a machine
+ * without a C compiler, outside CI, the native tests are skipped with the reason.
+ */
+const nativeLoad = loadUdpBatchAddon();
+export const NATIVE_SKIP: string | false = nativeLoad.addon === undefined && process.env.CI !== 'true' ? `the native UDP path is not built here: ${nativeLoad.why}` : false;
+
+/** skipFor - the node:test skip option for suites on `engine`. */
+export function skipFor(engine: UdpEngineName): string | false {
+  return engine === 'native' ? NATIVE_SKIP : false;
+}
+
+/** recordingLogger - a real logger (info) whose JSON lines are kept in `lines`, parsed. */
+export function recordingLogger(lines: Record<string, unknown>[]): Logger {
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done): void {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return createLogger('info', sink);
 }
 
 export function recordingMetrics(events: string[]): Metrics {
@@ -43,11 +75,15 @@ export const FIREWALL = { portalUrl: PORTAL, organisation: { name: ORG } } as co
 export async function startFront(env: Env, dnsbl: Record<string, unknown> = {}, firewall: Record<string, unknown> = FIREWALL): Promise<Running> {
   const events: string[] = [];
   const config = configSchema.parse({ firewall, dnsbl: { listen: ['127.0.0.1:0'], zone: ZONE_NAME, ...dnsbl } });
-  const front = await startDnsblFront({ config, firewall: env.firewall, logger: silentLogger, metrics: recordingMetrics(events) });
+  const lines: Record<string, unknown>[] = [];
+  const front = await startDnsblFront({ config, firewall: env.firewall, logger: recordingLogger(lines), metrics: recordingMetrics(events) });
   if (front === undefined) throw new Error('the dnsbl front did not start');
   const udp = front.endpoints.find((e) => e.startsWith('udp://'));
   const port = Number(/:(\d+)$/.exec(udp ?? '')?.[1]);
-  return { front, config, events, port };
+  // pino writes through a stream: the UDP-ENGINE line is there once the event loop has turned.
+  await new Promise((r) => setImmediate(r));
+  const engineLine = lines.find((l) => l.event === 'UDP-ENGINE');
+  return { front, config, events, port, udpEngine: typeof engineLine?.engine === 'string' ? engineLine.engine : undefined };
 }
 
 let nextId = 1;

@@ -13,7 +13,7 @@ import { configSchema } from '../../../../src/config/schema.js';
 import type { Firewall } from '../../../../src/firewall/index.js';
 import { dnsblName, locate, zoneInfo, zoneLabels } from '../../../../src/fronts/dnsbl/names.js';
 import { parseQuery } from '../../../../src/fronts/dnsbl/parser.js';
-import { encodePacket, renderReply } from '../../../../src/fronts/dnsbl/render.js';
+import { encodePacket, renderReply, renderReplyInto, renderSlip, renderSlipInto, udpLimit } from '../../../../src/fronts/dnsbl/render.js';
 import { Responder, type Reply } from '../../../../src/fronts/dnsbl/responder.js';
 import { ListingView } from '../../../../src/fronts/dnsbl/view.js';
 import { encodeWire } from '../../../../src/fronts/dnsbl/wire.js';
@@ -182,6 +182,44 @@ describe('wire: hand-written replies decode the same as dns-packet', () => {
     assert.equal(out.flag_tc, true);
     assert.equal(out.answers?.length, 0);
     assert.equal(out.questions?.length, 1);
+  });
+});
+
+describe('render into a shared buffer (the native UDP path): the same bytes as renderReply', () => {
+  test('every name × type, with and without OPT, at an offset; slips too; the fallback and the over-limit cut', () => {
+    const responder = makeResponder();
+    const out = Buffer.alloc(4096, 0xee);
+    const at = 1000;
+    let compared = 0;
+    for (const name of NAMES) {
+      for (const type of TYPES) {
+        for (const edns of [undefined, 0]) {
+          const reply = replyFor(responder, message(mixCase(name), type, { edns, id: 9 + compared }));
+          const expected = renderReply(reply, udpLimit(reply));
+          const length = renderReplyInto(reply, udpLimit(reply), out, at, 1232);
+          assert.equal(length, expected.length, `${name} ${type}`);
+          assert.deepEqual(out.subarray(at, at + length), expected);
+          assert.equal(out[at - 1], 0xee, 'nothing written before the offset');
+          const slip = renderSlipInto(reply, out, at, 1232);
+          assert.deepEqual(out.subarray(at, at + slip), renderSlip(reply));
+          compared++;
+        }
+      }
+    }
+    assert.equal(compared, NAMES.length * TYPES.length * 2);
+    const reply = replyFor(responder, message(dnsblName('192.0.2.20', z), 'TXT'));
+    // Over the UDP limit: the truncated reply, as renderReply sends it.
+    const big: Reply = { ...reply, answers: Array.from({ length: 4 }, () => ({ type: 'TXT' as const, name: dnsblName('192.0.2.20', z), ttl: 5, data: ['z'.repeat(200)] })) };
+    const cut = renderReplyInto(big, 512, out, 0, 4096);
+    assert.deepEqual(out.subarray(0, cut), renderReply(big, 512));
+    assert.equal(dnsPacket.decode(out.subarray(0, cut)).flag_tc, true);
+    // A record wire.ts does not write: dns-packet's bytes, copied.
+    const odd: Reply = { ...reply, answers: [{ type: 'AAAA', name: 'x.example', ttl: 5, data: '2001:db8::1' }] };
+    const oddLength = renderReplyInto(odd, 4096, out, 10, 4000);
+    assert.deepEqual(out.subarray(10, 10 + oddLength), renderReply(odd, 4096));
+    // No room: -1, and the caller sends nothing from the slot.
+    assert.equal(renderReplyInto(reply, 1232, out, 0, 20), -1);
+    assert.equal(renderReplyInto(odd, 4096, out, 0, 20), -1);
   });
 });
 
