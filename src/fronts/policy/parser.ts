@@ -19,7 +19,14 @@
  *
  *   Lines are checked as they arrive; a request's attributes are kept as strings only for the
  *   names in KNOWN_ATTRIBUTES (the ones the front uses): unknown attributes are ignored, as the
- *   protocol requires, and cost no memory.
+ *   protocol requires, and cost no memory. Names are matched byte by byte (no string is made
+ *   for a name), and a known attribute whose value has the same bytes as its value in the
+ *   previous request of the connection gets the same string back (Postfix repeats request,
+ *   protocol_state, helo_name, sender, often client_address, from one request to the next):
+ *   a warm request then makes no string at all. Values up to CACHED_VALUE_MAX_BYTES are kept
+ *   for that comparison, copied into one buffer per attribute and connection (allocated once:
+ *   a value that changes at every request, such as client_address in a benchmark, costs its
+ *   string and a copy, no allocation for the copy).
  *
  *   Errors (the session closes the connection without a reply; Postfix then retries and applies
  *   its default action). After an error the parser stays failed.
@@ -58,8 +65,27 @@ const LF = 0x0a;
 const CR = 0x0d;
 const NUL = 0x00;
 const EQUALS = 0x3d;
-const KNOWN: ReadonlySet<string> = new Set(KNOWN_ATTRIBUTES);
-const KNOWN_LENGTHS: ReadonlySet<number> = new Set(KNOWN_ATTRIBUTES.map((name) => name.length));
+const KNOWN_BYTES: readonly Buffer[] = KNOWN_ATTRIBUTES.map((name) => Buffer.from(name, 'latin1'));
+/** The longest known name: longer names are skipped after one comparison. */
+const KNOWN_MAX_LENGTH = Math.max(...KNOWN_ATTRIBUTES.map((name) => name.length));
+/** Values longer than this are decoded every time, not kept for the next request's comparison. */
+export const CACHED_VALUE_MAX_BYTES = 256;
+
+/** knownIndex - the index in KNOWN_ATTRIBUTES of the name buf[start, end), or -1. */
+function knownIndex(buf: Buffer, start: number, end: number): number {
+  const length = end - start;
+  if (length > KNOWN_MAX_LENGTH) return -1;
+  for (let k = 0; k < KNOWN_BYTES.length; k++) {
+    const name = KNOWN_BYTES[k] as Buffer;
+    if (name.length === length && sameBytes(buf, start, name, 0, length)) return k;
+  }
+  return -1;
+}
+
+function sameBytes(a: Buffer, aStart: number, b: Buffer, bStart: number, length: number): boolean {
+  for (let i = 0; i < length; i++) if (a[aStart + i] !== b[bStart + i]) return false;
+  return true;
+}
 const PRINTABLE_FIRST = 0x21;
 const PRINTABLE_LAST = 0x7e;
 
@@ -94,6 +120,10 @@ export class PolicyParser {
   private attributes: Attributes = {};
   private attributeCount = 0;
   private failed: ParseEvent | undefined;
+  /** Per known attribute: room for its last value's bytes, their length (-1: none kept), its string. */
+  private readonly lastBytes: (Buffer | undefined)[] = KNOWN_ATTRIBUTES.map(() => undefined);
+  private readonly lastLengths: number[] = KNOWN_ATTRIBUTES.map(() => -1);
+  private readonly lastValues: string[] = KNOWN_ATTRIBUTES.map(() => '');
 
   constructor(limits: ParserLimits) {
     this.limits = limits;
@@ -178,15 +208,32 @@ export class PolicyParser {
     if (eq < 0) return this.fail('bad-name', 'an attribute name that is empty or not printable ASCII');
     this.attributeCount += 1;
     // Most names Postfix sends are not ones the front reads: skip them without making a string.
-    if (!KNOWN_LENGTHS.has(eq - start)) return undefined;
-    const name = buf.toString('latin1', start, eq);
-    if (!KNOWN.has(name)) return undefined;
-    const key = name as KnownAttribute;
-    const value = buf.toString('utf8', eq + 1, stop);
+    const k = knownIndex(buf, start, eq);
+    if (k === -1) return undefined;
+    const key = KNOWN_ATTRIBUTES[k] as KnownAttribute;
+    const value = this.value(k, buf, eq + 1, stop);
     const seen = this.attributes[key];
-    if (seen !== undefined && seen !== value) return this.fail('duplicate', `attribute ${name} given twice with different values`);
+    if (seen !== undefined && seen !== value) return this.fail('duplicate', `attribute ${key} given twice with different values`);
     this.attributes[key] = value;
     return undefined;
+  }
+
+  /** value - buf[start, stop) as UTF-8 text: the previous string of attribute k when the bytes are the same. */
+  private value(k: number, buf: Buffer, start: number, stop: number): string {
+    const length = stop - start;
+    let last = this.lastBytes[k];
+    if (last !== undefined && this.lastLengths[k] === length && sameBytes(buf, start, last, 0, length)) return this.lastValues[k] as string;
+    const value = buf.toString('utf8', start, stop);
+    if (length <= CACHED_VALUE_MAX_BYTES) {
+      // Its own memory, not a slice of Buffer's shared pool (which it would keep alive).
+      last ??= this.lastBytes[k] = Buffer.allocUnsafeSlow(CACHED_VALUE_MAX_BYTES);
+      for (let i = 0; i < length; i++) last[i] = buf[start + i] as number;
+      this.lastLengths[k] = length;
+      this.lastValues[k] = value;
+    } else {
+      this.lastLengths[k] = -1;
+    }
+    return value;
   }
 
   private endRequest(): ParseEvent {

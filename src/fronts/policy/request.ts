@@ -4,6 +4,9 @@
  *
  * SYNOPSIS
  *   classify(attributes): Classified
+ *   kindOf(attributes): Classified['kind']      the same answer without building anything (the session's hot path)
+ *   decisionContext(attributes, signal): ClientContext
+ *                                               the firewall's context for a `decide` request, as one object
  *   addressProblem(text): string | undefined   why `text` is not an IP address (undefined: it is one)
  *   stageOf(protocolState): SmtpStage | undefined
  *
@@ -22,9 +25,14 @@
  *   empty (the README: an unavailable value may be sent empty); they are peer-supplied and the
  *   firewall cleans them before they reach evidence or logs. The recipient matters: a
  *   postmaster@/abuse@ recipient is always accepted by the firewall.
+ *
+ *   decisionContext() builds the context in one object of one shape (an empty value is an
+ *   undefined property, not an absent one; the firewall tests `=== undefined` either way): it
+ *   runs for every request, classify() builds a `fields` object the session does not need.
  */
 import { normaliseAddress } from '../../check/address.js';
-import type { SmtpStage } from '../../firewall/types.js';
+import type { ClientContext, SmtpStage } from '../../firewall/types.js';
+import type { AbortLike } from '../../util/abort.js';
 import type { Attributes } from './parser.js';
 
 /** The one request type of the protocol. */
@@ -57,7 +65,34 @@ const STAGES: Readonly<Record<string, SmtpStage>> = {
 /** stageOf - Postfix's protocol_state as the firewall's stage (undefined for VRFY, ETRN, unknown). */
 export function stageOf(protocolState: string | undefined): SmtpStage | undefined {
   if (protocolState === undefined) return undefined;
-  return Object.hasOwn(STAGES, protocolState.toUpperCase()) ? STAGES[protocolState.toUpperCase()] : undefined;
+  // Postfix sends upper case: look that up first, without making an upper-cased copy.
+  if (Object.hasOwn(STAGES, protocolState)) return STAGES[protocolState];
+  const upper = protocolState.toUpperCase();
+  return Object.hasOwn(STAGES, upper) ? STAGES[upper] : undefined;
+}
+
+/** kindOf - classify(attributes).kind, building nothing. */
+export function kindOf(attributes: Attributes): Classified['kind'] {
+  if (attributes.request !== ACCESS_POLICY_REQUEST) return 'unknown-request';
+  const address = attributes.client_address;
+  return address === undefined || address === '' ? 'bad-client' : 'decide';
+}
+
+/** decisionContext - the ClientContext of a request kindOf() calls `decide`: one object, one shape. */
+export function decisionContext(attributes: Attributes, signal: AbortLike): ClientContext {
+  return {
+    front: 'policy',
+    ip: attributes.client_address ?? '',
+    helo: nonEmptyValue(attributes.helo_name),
+    sender: nonEmptyValue(attributes.sender),
+    recipient: nonEmptyValue(attributes.recipient),
+    stage: stageOf(attributes.protocol_state),
+    signal,
+  };
+}
+
+function nonEmptyValue(value: string | undefined): string | undefined {
+  return value === '' ? undefined : value;
 }
 
 /** classify - what to do with a request: answer DUNNO at once, or ask the firewall about these fields. */

@@ -12,16 +12,24 @@
  *   One state field (STYLE.md §1). `reading`: bytes go to the parser (parser.ts); each complete
  *   request is classified (request.ts): an unknown request type or a bad client address is
  *   answered DUNNO at once, anything else goes to Firewall.decide() and the session becomes
- *   `deciding`: the socket is paused, so the next request is read only after this one is
- *   answered and pipelined requests are answered in order. postfix mode then goes back to
- *   `reading` on the same connection; exim mode ends the connection after its one answer.
- *   `closing`: end() sent, nothing more is read. `closed`: the socket is gone.
+ *   `deciding`: bytes that arrive meanwhile are kept by the parser and pause the socket, so the
+ *   next request is read only after this one is answered and pipelined requests are answered
+ *   in order (one per turn of the event loop). postfix mode then goes back to `reading` on the
+ *   same connection; exim mode ends the connection after its one answer. `closing`: end()
+ *   sent, nothing more is read. `closed`: the socket is gone.
  *
  *   A decision has a deadline: after decisionTimeoutMs its signal aborts (the check stops and
  *   the firewall answers its own 451 4.4.3); if the firewall has still not answered after
  *   decisionGraceMs more, the front answers `451 4.3.0` itself. A firewall that throws also
  *   gets 451 4.3.0 (render.ts temporaryFailure), never a permanent code. Every way a decision
  *   can end (answer, error, timer, socket gone) settles it exactly once.
+ *
+ *   The warm path allocates little: a warm decision is answered within the turn that read its
+ *   request, so the socket is neither paused nor resumed for it, the context is built as one
+ *   object (request.ts decisionContext), the answer's wire text is a constant or cached per
+ *   reply (render.ts answerFor), and the deadline is one timer per session, armed when a
+ *   decision starts and it is idle, and re-armed when it fires early for a later decision
+ *   (never one timer, or a clearTimeout, per decision).
  *
  *   A framing error (line or request too long, NUL, a line without '=', …) closes the
  *   connection WITHOUT a reply, as SMTPD_POLICY_README asks of a server in trouble: Postfix logs
@@ -60,8 +68,8 @@ import { Abort } from '../../util/abort.js';
 import type { Logger } from '../../util/log.js';
 import { printable } from '../../util/printable.js';
 import { PolicyParser, type Attributes, type ParseErrorCode } from './parser.js';
-import { actionFor, DUNNO, renderAction, temporaryFailure } from './render.js';
-import { addressProblem, classify, type ClientFields } from './request.js';
+import { answerFor, DUNNO_ANSWER, renderAction, temporaryFailure } from './render.js';
+import { addressProblem, decisionContext, kindOf } from './request.js';
 
 /** Peer text in a log line is cut to this many characters (Postfix cuts to 100 too). */
 export const LOG_PEER_TEXT_MAX_CHARS = 100;
@@ -90,8 +98,10 @@ export interface SessionOptions {
 interface Pending {
   settled: boolean;
   readonly abort: Abort;
-  deadline: NodeJS.Timeout | undefined;
-  grace: NodeJS.Timeout | undefined;
+  readonly ip: string;
+  /** performance.now() at which the deadline passes; once it has (`overdue`), the end of the grace. */
+  dueAt: number;
+  overdue: boolean;
 }
 
 export class PolicySession {
@@ -101,6 +111,10 @@ export class PolicySession {
   private readonly parser: PolicyParser;
   private requestTimer: NodeJS.Timeout | undefined;
   private pending: Pending | undefined;
+  /** The session's one deadline timer (see DESCRIPTION), its duration, and whether it is armed. */
+  private timer: NodeJS.Timeout | undefined;
+  private timerMs = 0;
+  private timerArmed = false;
   /** The peer sent FIN: no more requests will come. */
   private peerEnded = false;
   /** Waiting for 'drain' before reading more. */
@@ -144,7 +158,13 @@ export class PolicySession {
   // ---------------------------------------------------------------- private
 
   private onData(chunk: Buffer): void {
-    if (this.state !== 'reading' && this.state !== 'deciding') return;
+    if (this.state === 'deciding') {
+      // A pipelined request (Postfix never sends one before its answer): keep it, read no more.
+      this.parser.push(chunk);
+      this.socket.pause();
+      return;
+    }
+    if (this.state !== 'reading') return;
     this.parser.push(chunk);
     if (!this.scheduled) this.pump();
   }
@@ -184,6 +204,11 @@ export class PolicySession {
     this.count('request');
     this.handle(event.attributes);
     if (this.state !== 'reading' || this.draining) return;
+    this.next();
+  }
+
+  /** next - a pump on the next turn of the event loop, the socket paused meanwhile. */
+  private next(): void {
     this.socket.pause();
     this.scheduled = true;
     setImmediate(() => {
@@ -193,64 +218,94 @@ export class PolicySession {
   }
 
   private handle(attributes: Attributes): void {
-    const classified = classify(attributes);
-    switch (classified.kind) {
+    switch (kindOf(attributes)) {
       case 'unknown-request':
         this.count('unknown-request');
-        if (this.options.logger.isLevelEnabled('debug')) this.options.logger.debug(this.fields({ event: 'UNKNOWN-REQUEST', request: peerText(classified.request ?? '(none)') }), 'policy request type not handled: DUNNO');
-        this.answer(DUNNO, 'dunno');
+        if (this.options.logger.isLevelEnabled('debug')) this.options.logger.debug(this.fields({ event: 'UNKNOWN-REQUEST', request: peerText(attributes.request ?? '(none)') }), 'policy request type not handled: DUNNO');
+        this.answer(DUNNO_ANSWER, 'dunno');
         return;
       case 'bad-client':
-        this.badClient(classified.address, classified.problem);
-        this.answer(DUNNO, 'dunno');
+        this.badClient(attributes.client_address, 'no client_address');
+        this.answer(DUNNO_ANSWER, 'dunno');
         return;
       case 'decide':
-        this.decide(classified.fields);
+        this.decide(attributes);
         return;
     }
   }
 
-  private decide(fields: ClientFields): void {
+  private decide(attributes: Attributes): void {
     this.state = 'deciding';
     this.clearRequestTimer();
-    this.socket.pause();
-    const { decisionTimeoutMs, decisionGraceMs } = this.options.config;
-    const pending: Pending = { settled: false, abort: new Abort(), deadline: undefined, grace: undefined };
+    const abort = new Abort();
+    const ctx = decisionContext(attributes, abort);
+    const pending: Pending = { settled: false, abort, ip: ctx.ip, dueAt: performance.now() + this.options.config.decisionTimeoutMs, overdue: false };
     this.pending = pending;
-    pending.deadline = setTimeout(() => {
-      pending.abort.abort();
-      pending.grace = setTimeout(() => {
-        this.count('decision-timeout');
-        this.options.logger.warn(this.fields({ event: 'DECISION-TIMEOUT', ip: peerText(fields.ip) }), 'no decision in time: 451');
-        this.settle(pending, temporaryFailure(this.options.organisation()), 'temporary');
-      }, decisionGraceMs).unref();
-    }, decisionTimeoutMs).unref();
+    if (!this.timerArmed) this.arm(this.options.config.decisionTimeoutMs);
     let decision: Promise<Decision>;
     try {
-      decision = this.options.firewall.decide({ ...fields, front: 'policy', signal: pending.abort });
+      decision = this.options.firewall.decide(ctx);
     } catch (err) {
       decision = Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     decision.then(
       (d) => {
-        const action = actionFor(d);
-        if (action === undefined) {
-          this.failed(pending, fields, new Error(`a ${d.action} decision without a reply`));
+        const answer = answerFor(d);
+        if (answer === undefined) {
+          this.failed(pending, new Error(`a ${d.action} decision without a reply`));
           return;
         }
-        this.settle(pending, action, action === DUNNO ? 'dunno' : d.action === 'reject' ? 'reject' : 'defer');
+        this.settle(pending, answer, answer === DUNNO_ANSWER ? 'dunno' : d.action === 'reject' ? 'reject' : 'defer');
       },
       (err: unknown) => {
-        const problem = isBlockSmithError(err) && err.code === 'BS_ERR_ADDRESS_INVALID' ? addressProblem(fields.ip) : undefined;
+        const problem = isBlockSmithError(err) && err.code === 'BS_ERR_ADDRESS_INVALID' ? addressProblem(pending.ip) : undefined;
         if (problem === undefined) {
-          this.failed(pending, fields, err);
+          this.failed(pending, err);
           return;
         }
         if (pending.settled) return;
-        this.badClient(fields.ip, problem);
-        this.settle(pending, DUNNO, 'dunno');
+        this.badClient(pending.ip, problem);
+        this.settle(pending, DUNNO_ANSWER, 'dunno');
       },
     );
+  }
+
+  /** arm - the deadline timer fires in `ms` (the same Timeout refreshed when the duration is the same). */
+  private arm(ms: number): void {
+    this.timerArmed = true;
+    if (this.timer !== undefined && this.timerMs === ms) {
+      this.timer.refresh();
+      return;
+    }
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timerMs = ms;
+    this.timer = setTimeout(() => this.onTimer(), ms).unref();
+  }
+
+  /**
+   * onTimer - the deadline timer fired: nothing to do when no decision is running; re-armed for
+   * a decision started after it was armed; else the decision's deadline (abort, then the grace)
+   * or the end of its grace (the front's own 451).
+   */
+  private onTimer(): void {
+    this.timerArmed = false;
+    const pending = this.pending;
+    if (pending === undefined || pending.settled) return;
+    const now = performance.now();
+    if (now < pending.dueAt) {
+      this.arm(Math.max(1, Math.ceil(pending.dueAt - now)));
+      return;
+    }
+    if (!pending.overdue) {
+      pending.overdue = true;
+      pending.dueAt = now + this.options.config.decisionGraceMs;
+      pending.abort.abort();
+      if (!pending.settled) this.arm(this.options.config.decisionGraceMs);
+      return;
+    }
+    this.count('decision-timeout');
+    this.options.logger.warn(this.fields({ event: 'DECISION-TIMEOUT', ip: peerText(pending.ip) }), 'no decision in time: 451');
+    this.settle(pending, renderAction(temporaryFailure(this.options.organisation())), 'temporary');
   }
 
   private badClient(address: string | undefined, problem: string): void {
@@ -261,32 +316,33 @@ export class PolicySession {
     );
   }
 
-  private failed(pending: Pending, fields: ClientFields, err: unknown): void {
+  private failed(pending: Pending, err: unknown): void {
     if (pending.settled) return;
     this.count('error');
     this.options.logger.error(
-      this.fields({ event: 'POLICY-ERROR', ip: peerText(fields.ip), err: peerText(err instanceof Error ? err.message : String(err)) }),
+      this.fields({ event: 'POLICY-ERROR', ip: peerText(pending.ip), err: peerText(err instanceof Error ? err.message : String(err)) }),
       'the firewall failed: 451',
     );
-    this.settle(pending, temporaryFailure(this.options.organisation()), 'temporary');
+    this.settle(pending, renderAction(temporaryFailure(this.options.organisation())), 'temporary');
   }
 
-  private settle(pending: Pending, action: string, kind: AnswerKind): void {
+  /** settle - `answer` (wire text, render.ts) is this decision's answer, unless it already has one. */
+  private settle(pending: Pending, answer: string, kind: AnswerKind): void {
     if (pending.settled) return;
     pending.settled = true;
-    clearTimeout(pending.deadline);
-    clearTimeout(pending.grace);
     if (this.pending === pending) this.pending = undefined;
     if (this.state !== 'deciding') return; // the socket went away meanwhile
     this.state = 'reading';
-    this.answer(action, kind);
-    this.pump();
+    this.answer(answer, kind);
+    // Bytes that came while deciding (pipelining): the next request on the next turn, as pump() does.
+    if (this.state === 'reading' && !this.draining && this.parser.inRequest) this.next();
+    else this.pump();
   }
 
-  /** Write one answer; exim mode ends the connection after it. */
-  private answer(action: string, kind: AnswerKind): void {
+  /** Write one answer (wire text, render.ts); exim mode ends the connection after it. */
+  private answer(answer: string, kind: AnswerKind): void {
     this.count(kind);
-    const flushed = this.socket.write(renderAction(action));
+    const flushed = this.socket.write(answer);
     if (this.options.config.mode === 'exim') {
       this.end();
       return;
@@ -347,11 +403,12 @@ export class PolicySession {
     this.clearRequestTimer();
     // A decision still running finishes in the firewall (others may share its check); its answer is dropped.
     if (this.pending !== undefined) {
-      clearTimeout(this.pending.deadline);
-      clearTimeout(this.pending.grace);
       this.pending.settled = true;
       this.pending = undefined;
     }
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerArmed = false;
     this.options.onClose(this);
   }
 
