@@ -21,13 +21,24 @@
  *        the store, DNS queries at the DNS server; then what firewall.flush() does with the
  *        rejections that piled up (it is what the 10-second timer would do).
  *     2. Decision latency while the store takes WRITES_PER_S listing writes a second
- *        (`firewall.list(ip, note, actor)` from WRITERS paced loops, at most WRITERS in flight, LOAD_MS). The decisions are
+ *        (`firewall.list(ip, note, actor)`, paced, at most WRITERS in flight, LOAD_MS). The decisions are
  *        asked for by another process (bench/firewall/arrivals.ts) over TCP at DECISIONS_PER_S,
  *        so the measured process waits in epoll as a server does and nothing queued is lost;
  *        each is timed alone (performance.now around the await: "service") and from the moment
  *        it was sent ("response": includes waiting for an event loop that a synchronous store
  *        write holds). Three runs: the mix with no writes (baseline), the mix with writes, and
  *        the mix without the listed addresses (decisions that write nothing themselves).
+ *        The writes are started by one 1 ms timer (those due, at most WRITERS in flight), not by
+ *        WRITERS loops each polling a timer: the pacing is the bench's, not BlockSmith's, and
+ *        32 polling loops cost the measured event loop more than the writes' own pacing needs.
+ *        Pinned (unless BENCH_PIN=0; Linux, 2+ CPUs): this process's main thread, with the
+ *        threads it started with (V8's platform workers, the GC's helpers), on MEASURED_CPU;
+ *        the threads it started since (the SQLite writer thread, libuv's pool), the arrivals
+ *        process, the DNS server and a Redis server on this machine (every thread; its
+ *        affinity is restored at the end) on HELPER_CPU. What was pinned is printed and kept in
+ *        the JSON line, with the load average before and after each run and the GC pauses
+ *        seen during it, and the main thread's time waiting for a CPU (schedstat). BENCH_NICE=n:
+ *        the threads on MEASURED_CPU get nice n too. Other users' processes are not pinned.
  *     3. Heap per 1,000,000 listings in the hot cache: MEMORY_LISTINGS active listings loaded
  *        into a fresh store, then in a fresh child process (`--expose-gc`) heapUsed after forced
  *        GCs before and after firewall.start(). The load goes through store.putListing with
@@ -40,8 +51,10 @@
  *   this run only, deleted at the end. SQLite: a fresh directory under os.tmpdir() ($BENCH_DIR).
  */
 import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { loadavg } from 'node:os';
+import { constants, monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { FcrdnsChecker } from '../../src/check/checker.js';
@@ -53,7 +66,20 @@ import { listingParams } from '../../src/store/sqlite/rows.js';
 import { SQL } from '../../src/store/sqlite/sql.js';
 import type { AuditEntry } from '../../src/store/types.js';
 import {
+  affinity,
   benchIp,
+  childPids,
+  HELPER_CPU,
+  MEASURED_CPU,
+  NICE,
+  niceThread,
+  PIN_WANTED,
+  pinThreadsExcept,
+  pinThread,
+  redisServerPid,
+  setAffinityAll,
+  setThreadMask,
+  threadIds,
   benchListing,
   countCalls,
   mb,
@@ -64,6 +90,7 @@ import {
   RECORD_BYTES,
   reopenBenchStore,
   round,
+  schedstat,
   STORE_KINDS,
   workers,
   yieldToLoop,
@@ -96,13 +123,14 @@ const YIELD_EVERY = 1_000;
 const LOAD_MS = QUICK ? 3_000 : 10_000;
 const WRITES_PER_S = 1_000;
 /**
- * Paced writing loops, each one write at a time: the most writes in flight at once. With a
- * synchronous store this made no difference; with an asynchronous one (SQLite's writer thread,
- * Redis) a write waits for its commit, and 4 loops could not ask for 1,000 a second once a
- * commit took 4 ms. The rate asked is the same.
+ * The most listing writes in flight at once (was: 32 paced loops, one write at a time each).
+ * With an asynchronous store (SQLite's writer thread, Redis) a write waits for its commit, and
+ * 4 could not keep up with 1,000 a second once a commit took 4 ms. The rate asked is the same.
  */
 const WRITERS = 32;
 const DECISIONS_PER_S = 2_000;
+/** A response slower than this (ms, the goal) is checked against the GC pauses of its run. */
+const SLOW_MS = 1;
 /** How long to wait, after the last arrival, for the decisions still queued. */
 const DRAIN_MAX_MS = 60_000;
 const MEMORY_LISTINGS = QUICK ? 100_000 : 1_000_000;
@@ -326,16 +354,93 @@ interface LatencyResult {
   readonly writeErrors: number;
   readonly serviceMs: Spread;
   readonly responseMs: Spread;
+  /** Responses over SLOW_MS, and how many of them were waiting while a GC pause ran. */
+  readonly slow: { count: number; duringGc: number };
   readonly serviceP99ByCategoryMs: Partial<Record<Category, number>>;
   readonly loopDelayMs: { p99: number; max: number };
+  /** GC pauses during the run (PerformanceObserver 'gc'): how many, their sum, the longest, how many over 1 ms. */
+  readonly gc: { count: number; major: number; totalMs: number; maxMs: number; over1Ms: number };
+  /** The 1-minute load average before and after the run (other users' work on the VM shows here). */
+  readonly loadAverage: { before: number; after: number };
+  /**
+   * The measured main thread while decisions were asked (/proc schedstat): its CPU time, the time
+   * it was runnable but waiting for a CPU (taken by another process: the scheduler's share of the
+   * response time), its timeslices, and that wait per timeslice.
+   */
+  readonly mainThread: { cpuMs: number; runQueueMs: number; slices: number; runQueueUsPerSlice: number };
   readonly dnsQueries: number;
+}
+
+// ---- pinning (section 2) ----------------------------------------------------------------------
+
+interface Pinning {
+  enabled: boolean;
+  /** What was pinned where, as printed. */
+  notes: string[];
+  /** Threads of a Redis server pinned for the run, with the mask each had: restored at the end. */
+  restore: { tid: number; mask: string }[];
+}
+
+const pinning: Pinning = { enabled: false, notes: [], restore: [] };
+/** The threads this process had when this module started (V8's platform workers): they stay with the main thread. */
+const STARTUP_THREADS: ReadonlySet<number> = new Set(process.platform === 'linux' ? threadIds() : []);
+
+/** pinForLatency - main thread to MEASURED_CPU, the rest of the bench (and a local Redis) to HELPER_CPU. */
+async function pinForLatency(): Promise<void> {
+  if (!PIN_WANTED) {
+    pinning.notes.push('not pinned (BENCH_PIN=0, or not Linux with 2+ CPUs)');
+    return;
+  }
+  const kept = [...STARTUP_THREADS].filter((tid) => pinThread(tid, MEASURED_CPU));
+  if (!kept.includes(process.pid)) {
+    pinning.notes.push('not pinned (taskset failed)');
+    return;
+  }
+  const later = pinThreadsExcept(STARTUP_THREADS, HELPER_CPU);
+  pinning.enabled = true;
+  const nice = NICE;
+  if (nice !== undefined && Number.isInteger(nice)) {
+    const niced = kept.filter((tid) => niceThread(tid, nice));
+    pinning.notes.push(`nice ${NICE} for the ${niced.length} threads on CPU ${MEASURED_CPU} (BENCH_NICE)`);
+  }
+  pinning.notes.push(
+    `bench process ${process.pid}: main thread and the ${kept.length - 1} threads it started with (V8's platform workers, GC helpers) on CPU ${MEASURED_CPU}; ` +
+      `the ${later.length} started since (SQLite writer thread, libuv pool) on CPU ${HELPER_CPU}, again before each run`,
+  );
+  pinning.notes.push(`arrivals process: CPU ${HELPER_CPU} (taskset -c)`);
+  for (const pid of childPids('synthetic-dns-server')) {
+    if (setAffinityAll(pid, HELPER_CPU)) pinning.notes.push(`synthetic DNS server ${pid}: CPU ${HELPER_CPU}`);
+  }
+  const redis = KINDS.includes('redis') ? await redisServerPid() : undefined;
+  if (redis === undefined) {
+    if (KINDS.includes('redis')) pinning.notes.push('redis-server: not on this machine or not found, not pinned');
+    return;
+  }
+  const tids = readdirSync(`/proc/${redis}/task`).map(Number);
+  for (const tid of tids) {
+    const mask = affinity(tid);
+    if (mask !== undefined) pinning.restore.push({ tid, mask });
+  }
+  if (setAffinityAll(redis, HELPER_CPU)) {
+    pinning.notes.push(`redis-server ${redis} (${tids.length} threads): CPU ${HELPER_CPU} for the run, then back to mask ${[...new Set(pinning.restore.map((r) => r.mask))].join('/')}`);
+    process.once('exit', restoreRedis);
+  } else {
+    pinning.restore.length = 0;
+    pinning.notes.push(`redis-server ${redis}: taskset failed, not pinned`);
+  }
+}
+
+/** restoreRedis - the shared Redis server's threads back to the masks they had. */
+function restoreRedis(): void {
+  for (const { tid, mask } of pinning.restore.splice(0)) setThreadMask(tid, mask);
 }
 
 /** arrivals - bench/firewall/arrivals.js asking for DECISIONS_PER_S decisions a second for LOAD_MS. */
 async function arrivals(port: number): Promise<number> {
-  const child = spawn(process.execPath, [new URL('./arrivals.js', import.meta.url).pathname, String(port), String(DECISIONS_PER_S), String(LOAD_MS)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const args = [new URL('./arrivals.js', import.meta.url).pathname, String(port), String(DECISIONS_PER_S), String(LOAD_MS)];
+  const child = pinning.enabled
+    ? spawn('taskset', ['-c', String(HELPER_CPU), process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+    : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
@@ -354,32 +459,54 @@ async function underWrites(rig: Rig, dns: DnsServer, ips: readonly string[], wri
   const queriesBefore = await dns.queries();
   const loop = monitorEventLoopDelay({ resolution: 1 });
 
-  // The writers: paced, one write at a time each, yielding after each (a synchronous store
-  // would otherwise hold the loop for as long as they are behind).
+  // The writes: one 1 ms timer starts those that are due, at most WRITERS in flight (each
+  // waits for its commit). A write started is a `firewall.list` of a new address.
   let writesDone = 0;
   let writeErrors = 0;
   let issued = 0;
+  let inFlight = 0;
   let writeStart = 0;
-  const writer = async (): Promise<void> => {
-    for (;;) {
-      const now = performance.now();
-      if (now - writeStart >= LOAD_MS) return;
-      if (issued >= Math.floor(((now - writeStart) * writesPerS) / 1000)) {
-        await sleep(1);
-        continue;
-      }
-      issued++;
-      const ip = benchIp(BENCH_V4_198_19 + rig.writeSeq++);
-      try {
-        await firewall.list(ip, 'bench/firewall', 'bench');
-        writesDone++;
-      } catch {
-        writeErrors++;
-      }
-      await yieldToLoop();
+  const startWrites = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const pace = (): void => {
+        const elapsed = performance.now() - writeStart;
+        if (elapsed >= LOAD_MS) {
+          clearInterval(timer);
+          if (inFlight === 0) resolve();
+          return;
+        }
+        for (const due = Math.floor((elapsed * writesPerS) / 1000); issued < due && inFlight < WRITERS; ) {
+          issued++;
+          inFlight++;
+          firewall.list(benchIp(BENCH_V4_198_19 + rig.writeSeq++), 'bench/firewall', 'bench').then(
+            () => void writesDone++,
+            () => void writeErrors++,
+          ).finally(() => {
+            inFlight--;
+            if (inFlight === 0 && performance.now() - writeStart >= LOAD_MS) resolve();
+          });
+        }
+      };
+      const timer = setInterval(pace, 1);
+    });
+  let writing: Promise<unknown> = Promise.resolve();
+  if (pinning.enabled) pinThreadsExcept(STARTUP_THREADS, HELPER_CPU);
+  const gcPauses: number[] = [];
+  /** [start, end] of each GC pause (performance.now() time): which slow responses a pause explains. */
+  const gcSpans: [number, number][] = [];
+  /** [sent, answered] of each response over SLOW_MS. */
+  const slow: [number, number][] = [];
+  let gcMajor = 0;
+  const onGc = (entries: readonly { readonly startTime: number; readonly duration: number }[]): void => {
+    for (const entry of entries) {
+      gcPauses.push(entry.duration);
+      gcSpans.push([entry.startTime, entry.startTime + entry.duration]);
+      if ((((entry as { detail?: { kind?: number } }).detail)?.kind ?? 0) & constants.NODE_PERFORMANCE_GC_MAJOR) gcMajor++;
     }
   };
-  let writing: Promise<unknown> = Promise.resolve();
+  const gcObserver = new PerformanceObserver((list) => onGc(list.getEntries()));
+  const loadBefore = loadavg()[0]!;
+  let sched0 = schedstat();
 
   // The decisions, in arrival order, one at a time.
   const service: number[] = [];
@@ -402,6 +529,7 @@ async function underWrites(rig: Rig, dns: DnsServer, ips: readonly string[], wri
       const t1 = performance.now();
       service.push(t1 - t0);
       response.push(t1 - sentAt);
+      if (t1 - sentAt > SLOW_MS) slow.push([sentAt, t1]);
       const c = category.get(ip)!;
       let list = serviceBy.get(c);
       if (list === undefined) serviceBy.set(c, (list = []));
@@ -412,9 +540,11 @@ async function underWrites(rig: Rig, dns: DnsServer, ips: readonly string[], wri
   const server = createServer((socket) => {
     if (writesPerS > 0) {
       writeStart = performance.now();
-      writing = Promise.all(Array.from({ length: WRITERS }, writer));
+      writing = startWrites();
     }
     loop.enable();
+    gcObserver.observe({ entryTypes: ['gc'] });
+    sched0 = schedstat();
     let rest: Buffer = Buffer.alloc(0);
     socket.on('data', (data: Buffer) => {
       const buf = rest.length === 0 ? data : Buffer.concat([rest, data]);
@@ -427,6 +557,7 @@ async function underWrites(rig: Rig, dns: DnsServer, ips: readonly string[], wri
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  let sched1 = sched0;
   try {
     const sent = await arrivals((server.address() as AddressInfo).port);
     const deadline = performance.now() + DRAIN_MAX_MS;
@@ -434,8 +565,12 @@ async function underWrites(rig: Rig, dns: DnsServer, ips: readonly string[], wri
     await writing;
   } finally {
     loop.disable();
+    onGc(gcObserver.takeRecords());
+    gcObserver.disconnect();
+    sched1 = schedstat();
     server.close();
   }
+  const loadAfter = loadavg()[0]!;
   const writeSeconds = (performance.now() - writeStart) / 1000;
   await firewall.flush();
   const serviceP99ByCategoryMs: Partial<Record<Category, number>> = {};
@@ -449,8 +584,17 @@ async function underWrites(rig: Rig, dns: DnsServer, ips: readonly string[], wri
     writeErrors,
     serviceMs: spread(service),
     responseMs: spread(response),
+    slow: { count: slow.length, duringGc: slow.filter(([a, b]) => gcSpans.some(([g0, g1]) => g0 < b && g1 > a)).length },
     serviceP99ByCategoryMs,
     loopDelayMs: { p99: round(loop.percentile(99) / NS_PER_MS), max: round(loop.max / NS_PER_MS) },
+    gc: { count: gcPauses.length, major: gcMajor, totalMs: round(gcPauses.reduce((a, b) => a + b, 0)), maxMs: round(Math.max(0, ...gcPauses)), over1Ms: gcPauses.filter((d) => d > 1).length },
+    loadAverage: { before: round(loadBefore, 2), after: round(loadAfter, 2) },
+    mainThread: {
+      cpuMs: round((sched1.runNs - sched0.runNs) / NS_PER_MS, 1),
+      runQueueMs: round((sched1.waitNs - sched0.waitNs) / NS_PER_MS, 1),
+      slices: sched1.slices - sched0.slices,
+      runQueueUsPerSlice: round((sched1.waitNs - sched0.waitNs) / Math.max(1, sched1.slices - sched0.slices) / 1000, 1),
+    },
     dnsQueries: (await dns.queries()) - queriesBefore,
   };
 }
@@ -560,7 +704,7 @@ async function memoryMeasure(kind: StoreKind): Promise<MemoryResult> {
   const bench = await openBenchStore(kind);
   try {
     const now = Date.now();
-    const put = (i: number): Promise<void> => {
+    const put = (i: number): Promise<unknown> => {
       const ip = memoryIp(i);
       return bench.store.putListing(benchListing(ip, i, now), audit(ip));
     };
@@ -643,6 +787,11 @@ function printLatency(kind: StoreKind, name: string, l: LatencyResult): void {
   );
   console.log(`   service  p50 / p99 / max:  ${l.serviceMs.p50} / ${l.serviceMs.p99} / ${l.serviceMs.max} ms   p99 by kind: ${JSON.stringify(l.serviceP99ByCategoryMs)}`);
   console.log(`   response p50 / p99 / max:  ${l.responseMs.p50} / ${l.responseMs.p99} / ${l.responseMs.max} ms   event-loop delay p99 / max: ${l.loopDelayMs.p99} / ${l.loopDelayMs.max} ms`);
+  console.log(
+    `   main thread: ${l.mainThread.cpuMs} ms on CPU, ${l.mainThread.runQueueMs} ms runnable but waiting for a CPU, ${n0(l.mainThread.slices)} timeslices (${l.mainThread.runQueueUsPerSlice} µs waiting per slice)`,
+  );
+  console.log(`   responses over ${SLOW_MS} ms: ${n0(l.slow.count)}, ${n0(l.slow.duringGc)} of them waiting while a GC pause ran`);
+  console.log(`   GC pauses: ${l.gc.count}, ${l.gc.major} major (${l.gc.totalMs} ms in all, longest ${l.gc.maxMs} ms, ${l.gc.over1Ms} over 1 ms); load average ${l.loadAverage.before} -> ${l.loadAverage.after}`);
 }
 
 function printMemory(kind: StoreKind, m: MemoryResult): void {
@@ -709,6 +858,10 @@ async function main(): Promise<void> {
           printWarm(kind, results[kind].warm);
         }
         if (!SECTIONS.has('2')) continue;
+        if (pinning.notes.length === 0) {
+          await pinForLatency();
+          console.log(`\npinned: ${pinning.notes.join('; ')}`);
+        }
         const baseline = await underWrites(rig, dns, rig.mix, 0);
         printLatency(kind, 'the mix, no listing writes (baseline)', baseline);
         const mix = await underWrites(rig, dns, rig.mix, WRITES_PER_S);
@@ -731,8 +884,9 @@ async function main(): Promise<void> {
       results[kind].memory = memory;
     }
     printSummary(results);
-    console.log('\n' + JSON.stringify(results));
+    console.log('\n' + JSON.stringify({ ...results, pinning: pinning.notes }));
   } finally {
+    restoreRedis();
     dns.stop();
   }
 }

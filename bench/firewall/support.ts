@@ -10,6 +10,8 @@
  *   benchListing(ip, n, now): Listing              an active, not yet due listing with small evidence
  *   benchIp(n) / memoryIp(n)                       addresses (198.18.0.0/15, then 2001:2::/48)
  *   median / percentile / round / mb / yieldToLoop
+ *   pinning: pinThread / pinThreadsExcept / threadIds / childPids / redisServerPid / affinity  (taskset, Linux)
+ *   schedstat(tid): { runNs, waitNs, slices }      a thread's time on a CPU, time runnable but waiting, timeslices
  *
  * DESCRIPTION
  *   Nothing here measures; run.ts does. Redis keys live under a prefix unique to the run
@@ -17,9 +19,10 @@
  *   only; nothing else in the Redis is touched. SQLite files live in a fresh directory under
  *   os.tmpdir() (or $BENCH_DIR), removed afterwards.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as immediate } from 'node:timers/promises';
 import { Redis } from 'ioredis';
@@ -245,10 +248,131 @@ export function yieldToLoop(): Promise<void> {
 }
 
 /** workers - run `job(i)` for i in [0, count) with at most `inFlight` at once. */
-export async function workers(count: number, inFlight: number, job: (i: number) => Promise<void>): Promise<void> {
+export async function workers(count: number, inFlight: number, job: (i: number) => Promise<unknown>): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < count) await job(next++);
   };
   await Promise.all(Array.from({ length: Math.min(inFlight, count) }, worker));
+}
+
+// ---- pinning to CPUs (Linux, taskset) --------------------------------------------------------
+
+/**
+ * PIN_WANTED - section 2 pins its processes to CPUs (BENCH_PIN=0: no pinning): the measured
+ * process's main thread, with the threads it had at start-up (V8's platform workers: the GC's
+ * parallel helpers, which a pause waits for), on MEASURED_CPU; everything else of the bench
+ * (threads started later: the SQLite writer thread, libuv's pool; the arrivals process, the DNS
+ * server, a local Redis server) on HELPER_CPU, so that the event loop being measured never waits
+ * for a core taken by the bench's own helpers. Other users' processes are not pinned: they
+ * still share both CPUs.
+ */
+export const PIN_WANTED = process.env.BENCH_PIN !== '0' && process.platform === 'linux' && cpus().length >= 2;
+export const MEASURED_CPU = 1;
+/**
+ * BENCH_NICE (e.g. -10): the measured threads (those on MEASURED_CPU) also get this nice value,
+ * so that other users' processes sharing that CPU yield to them sooner; unset: not changed.
+ */
+export const NICE = process.env.BENCH_NICE === undefined || process.env.BENCH_NICE === '' ? undefined : Number(process.env.BENCH_NICE);
+export const HELPER_CPU = 0;
+
+/** taskset - runs taskset; the output, or undefined when it failed (not installed, no permission, gone). */
+function taskset(args: readonly string[]): string | undefined {
+  try {
+    return execFileSync('taskset', [...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return undefined;
+  }
+}
+
+/** pinThread - one thread (or process, by id) to one CPU; whether it worked. */
+export function pinThread(tid: number, cpu: number): boolean {
+  return taskset(['-p', '-c', String(cpu), String(tid)]) !== undefined;
+}
+
+/** affinity - the hex CPU mask of a thread (`taskset -p`), or undefined. */
+export function affinity(tid: number): string | undefined {
+  return /mask:\s*([0-9a-f]+)/i.exec(taskset(['-p', String(tid)]) ?? '')?.[1];
+}
+
+/** setAffinityAll - every thread of `pid` to one CPU; whether it worked. */
+export function setAffinityAll(pid: number, cpu: number): boolean {
+  return taskset(['-a', '-p', '-c', String(cpu), String(pid)]) !== undefined;
+}
+
+/** setThreadMask - one thread back to a hex mask (as `affinity` read it); whether it worked. */
+export function setThreadMask(tid: number, mask: string): boolean {
+  return taskset(['-p', mask, String(tid)]) !== undefined;
+}
+
+/** niceThread - one thread's nice value (`renice`); whether it worked. */
+export function niceThread(tid: number, nice: number): boolean {
+  try {
+    execFileSync('renice', ['-n', String(nice), '-p', String(tid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** threadIds - the ids of this process's threads now. */
+export function threadIds(): number[] {
+  return readdirSync('/proc/self/task').map(Number);
+}
+
+/** pinThreadsExcept - every thread of this process not in `keep` to `cpu`; their ids. */
+export function pinThreadsExcept(keep: ReadonlySet<number>, cpu: number): number[] {
+  const pinned: number[] = [];
+  for (const tid of threadIds()) {
+    if (!keep.has(tid) && pinThread(tid, cpu)) pinned.push(tid);
+  }
+  return pinned;
+}
+
+/** childPids - this process's children whose command line contains `marker`. */
+export function childPids(marker: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== process.pid) continue;
+      if (readFileSync(`/proc/${entry}/cmdline`, 'latin1').includes(marker)) found.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/** redisServerPid - the pid of the Redis at REDIS_URL when it runs on this machine (INFO server + /proc), else undefined. */
+export async function redisServerPid(): Promise<number | undefined> {
+  const url = new URL(REDIS_URL);
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) return undefined;
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    const pid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]);
+    if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+    return readFileSync(`/proc/${pid}/comm`, 'latin1').startsWith('redis-server') ? pid : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * schedstat - a thread's scheduler figures from /proc/self/task/<tid>/schedstat: time on a CPU,
+ * time it was runnable but waiting for a CPU (the run queue), and how many times it got a CPU
+ * (ns, ns, count); zeros when not readable.
+ */
+export function schedstat(tid: number = process.pid): { runNs: number; waitNs: number; slices: number } {
+  try {
+    const [run, wait, slices] = readFileSync(`/proc/self/task/${tid}/schedstat`, 'latin1').trim().split(' ').map(Number);
+    return { runNs: run ?? 0, waitNs: wait ?? 0, slices: slices ?? 0 };
+  } catch {
+    return { runNs: 0, waitNs: 0, slices: 0 };
+  }
 }

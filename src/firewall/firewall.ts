@@ -370,20 +370,22 @@ export class Firewall {
   }
 
   private onEvent(event: StoreEvent, local = false): void {
-    const work = this.followEvent(event, local).catch((err: unknown) => {
+    // The event of a listing write of our own (or one the writer will write anyway) needs no
+    // read: decided here, with no promise made (one such event comes with every own write).
+    if (event.type === 'listing' && (this.core.writer.hasPendingListing(event.ip) || this.core.own.claim(event.ip, local))) return;
+    const work = this.followEvent(event).catch((err: unknown) => {
       this.core.log({ event: 'EVENT-ERROR', detail: `${event.type}: ${message(err)}` });
     });
     this.eventWork.add(work);
     void work.finally(() => this.eventWork.delete(work));
   }
 
-  private async followEvent(event: StoreEvent, local: boolean): Promise<void> {
-    const { store, hot, checker, writer } = this.core;
+  private async followEvent(event: StoreEvent): Promise<void> {
+    const { store, hot, checker } = this.core;
     if (event.type === 'allow') {
       hot.setAllows(await store.allAllows());
       return;
     }
-    if (writer.hasPendingListing(event.ip) || this.core.own.claim(event.ip, local)) return;
     const listing = await store.getListing(event.ip);
     if (listing?.state === 'active') {
       hot.putListing(listing);

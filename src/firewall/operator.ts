@@ -3,7 +3,7 @@
  *   firewall/operator - the operator's actions and the public forms, through the store
  *
  * SYNOPSIS
- *   listIp(core, ip, note, actor): Promise<Listing>
+ *   listIp(core, ip, note, actor): Promise<Listing>                         one conditional store write
  *   clearIp(core, ip, note, actor): Promise<Listing | undefined>
  *   addAllow(core, range, note, actor, expiresAt?): Promise<AllowEntry>     throws BS_ERR_CIDR_INVALID
  *   removeAllow(core, id, actor): Promise<boolean>
@@ -50,34 +50,53 @@ function body(text: string): string {
   return text.slice(0, FORM_TEXT_MAX_CHARS);
 }
 
-/** listIp - list an address by hand (or update the note of its active listing). */
+/** Conditional writes tried by listIp before it writes the note of an active listing unconditionally. */
+const LIST_TRIES = 3;
+
+/**
+ * listIp - list an address by hand (or update the note of its active listing). The new listing
+ * is written only if the IP has no active listing, checked by the store in the same write
+ * (`unlessActive`): one store call, no read first. When one is active, its note is written
+ * instead (read, then write, as an edit); when that listing ended in between, the conditional
+ * write is tried again (LIST_TRIES in all; the last note write is unconditional).
+ */
 export async function listIp(core: Core, input: string, note: string, actor: string): Promise<Listing> {
   const ip = normaliseAddress(input).ip;
-  const now = core.now();
-  const existing = await core.store.getListing(ip);
-  const evidence = buildEvidence({ ref: newReference(), at: now, front: 'cli', ip, verdict: 'fail', reason: 'manual' }, evidenceLimits(core.config));
-  const listing: Listing =
-    existing?.state === 'active'
-      ? { ...existing, note: body(note) }
-      : {
-          ip,
-          state: 'active',
-          verdict: 'manual',
-          reason: 'manual',
-          listedAt: now,
-          listedBy: actor,
-          lastRejectAt: now,
-          rejectCount: 0,
-          recheckDueAt: NEVER,
-          firstEvidence: evidence,
-          latestEvidence: evidence,
-          note: body(note),
-        };
-  await core.own.putListing(core.store, listing, { at: now, actor, action: 'LIST', target: ip, detail: body(note) });
-  core.hot.putListing(listing);
-  if (existing?.state !== 'active') core.stats.count('listing.created.manual');
-  core.log({ event: 'LIST', ip, detail: `manual by ${actor}` });
-  return listing;
+  const noteText = body(note);
+  for (let attempt = 1; ; attempt++) {
+    const now = core.now();
+    const audit = { at: now, actor, action: 'LIST', target: ip, detail: noteText };
+    const evidence = buildEvidence({ ref: newReference(), at: now, front: 'cli', ip, verdict: 'fail', reason: 'manual' }, evidenceLimits(core.config));
+    const listing: Listing = {
+      ip,
+      state: 'active',
+      verdict: 'manual',
+      reason: 'manual',
+      listedAt: now,
+      listedBy: actor,
+      lastRejectAt: now,
+      rejectCount: 0,
+      recheckDueAt: NEVER,
+      firstEvidence: evidence,
+      latestEvidence: evidence,
+      note: noteText,
+    };
+    if (await core.own.putListing(core.store, listing, audit, { unlessActive: true })) {
+      core.hot.putListing(listing);
+      core.stats.count('listing.created.manual');
+      core.log({ event: 'LIST', ip, detail: `manual by ${actor}` });
+      return listing;
+    }
+    // Listed already: only its note changes.
+    const existing = await core.store.getListing(ip);
+    if (existing?.state !== 'active' && attempt < LIST_TRIES) continue;
+    const noted: Listing = existing?.state === 'active' ? { ...existing, note: noteText } : listing;
+    await core.own.putListing(core.store, noted, audit);
+    core.hot.putListing(noted);
+    if (noted === listing) core.stats.count('listing.created.manual');
+    core.log({ event: 'LIST', ip, detail: `manual by ${actor}` });
+    return noted;
+  }
 }
 
 /** clearIp - end an active listing by hand; undefined when there is none. */

@@ -4,7 +4,7 @@
  *
  * SYNOPSIS
  *   const own = new OwnWrites({ ended, reread, now })
- *   await own.putListing(store, listing, audit)     store.putListing, with its event expected
+ *   await own.putListing(store, listing, audit, options?)   store.putListing, with its event expected
  *   own.claim(ip, local): boolean                   an event for ip: true when it is one of ours (nothing to read)
  *
  * DESCRIPTION
@@ -32,10 +32,14 @@
  *   An own write that ends a listing (cleared, expired) makes the checker forget its cached
  *   verdict (`ended`), as following its event did.
  *
+ *   A conditional write (`unlessActive`) that found an active listing wrote nothing and sends no
+ *   event: it is handled as a failed write is, without the error.
+ *
  * LIMITS
- *   LATE_EVENT_MS (5 s); entries past it are swept once SWEEP_AT IPs are tracked.
+ *   LATE_EVENT_MS (5 s); entries past it are swept once SWEEP_AT IPs are tracked (then once
+ *   the map has doubled since the last sweep).
  */
-import type { AuditEntry, Listing, Store } from '../store/types.js';
+import type { AuditEntry, Listing, PutListingOptions, Store } from '../store/types.js';
 
 /** How long after an own write its event, marked local, is still expected. */
 export const LATE_EVENT_MS = 5_000;
@@ -63,29 +67,34 @@ export interface OwnWritesOptions {
 
 export class OwnWrites {
   private readonly expected = new Map<string, Expected>();
+  /** Tracked IPs at which the next sweep runs. */
+  private sweepAt = SWEEP_AT;
 
   constructor(private readonly options: OwnWritesOptions) {}
 
-  /** putListing - store.putListing(listing, audit), its event expected (see above). */
-  async putListing(store: Store, listing: Listing, audit: Omit<AuditEntry, 'id'>): Promise<void> {
+  /**
+   * putListing - store.putListing(listing, audit, options), its event expected (see above);
+   * what the store answered (false: `unlessActive` found an active listing, nothing written).
+   */
+  async putListing(store: Store, listing: Listing, audit: Omit<AuditEntry, 'id'>, options?: PutListingOptions): Promise<boolean> {
     const ip = listing.ip;
-    if (this.expected.size >= SWEEP_AT) this.sweep();
+    if (this.expected.size >= this.sweepAt) this.sweep();
     let entry = this.expected.get(ip);
     if (entry === undefined) {
       entry = { inFlight: 0, claimed: 0, late: 0, lateUntil: 0 };
       this.expected.set(ip, entry);
     }
     entry.inFlight++;
+    let written: boolean;
     try {
-      await store.putListing(listing, audit);
+      written = (await store.putListing(listing, audit, options)) !== false;
     } catch (err) {
-      entry.inFlight--;
-      // A failed write sends no event: a claim beyond the writes still under way was someone else's.
-      const overClaimed = entry.claimed > entry.inFlight;
-      entry.claimed = Math.min(entry.claimed, entry.inFlight);
-      this.drop(ip, entry);
-      if (overClaimed) this.options.reread(ip);
+      this.noEvent(ip, entry);
       throw err;
+    }
+    if (!written) {
+      this.noEvent(ip, entry);
+      return false;
     }
     entry.inFlight--;
     if (entry.claimed > 0) {
@@ -96,6 +105,7 @@ export class OwnWrites {
     }
     this.drop(ip, entry);
     if (listing.state !== 'active') this.options.ended(ip);
+    return true;
   }
 
   /** claim - whether an event for `ip` is one of ours; `local`: the store says this instance wrote it. */
@@ -118,15 +128,29 @@ export class OwnWrites {
     return this.expected.size;
   }
 
+  /** noEvent - an own write that failed or wrote nothing sends no event: a claim beyond the writes still under way was someone else's. */
+  private noEvent(ip: string, entry: Expected): void {
+    entry.inFlight--;
+    const overClaimed = entry.claimed > entry.inFlight;
+    entry.claimed = Math.min(entry.claimed, entry.inFlight);
+    this.drop(ip, entry);
+    if (overClaimed) this.options.reread(ip);
+  }
+
   private drop(ip: string, entry: Expected): void {
     if (entry.inFlight === 0 && entry.late === 0) this.expected.delete(ip);
   }
 
-  /** sweep - forget late events that never came (a message lost while Redis was away). */
+  /**
+   * sweep - forget late events that never came (a message lost while Redis was away). The next
+   * sweep waits until the map has doubled from what this one left (at least SWEEP_AT), so a map
+   * of many writes still due is not walked again on every write.
+   */
   private sweep(): void {
     const now = this.options.now();
     for (const [ip, entry] of this.expected) {
       if (entry.inFlight === 0 && entry.lateUntil < now) this.expected.delete(ip);
     }
+    this.sweepAt = Math.max(SWEEP_AT, 2 * this.expected.size);
   }
 }

@@ -190,6 +190,12 @@ export interface LoginFailures {
   readonly resetAt: number;
 }
 
+/** Options of Store.putListing. */
+export interface PutListingOptions {
+  /** Write only when the IP has no active listing (none, or one cleared or expired). */
+  readonly unlessActive?: boolean;
+}
+
 export interface Store {
   /** Open the backend (migrations for SQLite); rejects with BS_ERR_STORE_UNAVAILABLE. */
   open(): Promise<void>;
@@ -197,7 +203,14 @@ export interface Store {
 
   // Listings. `putListing` writes the listing and its audit entry as one atomic unit.
   getListing(ip: string): Promise<Listing | undefined>;
-  putListing(listing: Listing, audit: Omit<AuditEntry, 'id'>): Promise<void>;
+  /**
+   * Writes the listing with its audit entry (and its event) as one atomic unit; resolves true.
+   * With `{ unlessActive: true }` the write is conditional, checked in the same atomic unit:
+   * when the IP's stored listing is active, nothing at all is written (no record, no audit
+   * entry, no event) and it resolves false (a manual listing of an IP that is listed already:
+   * one store call instead of a read and then a write).
+   */
+  putListing(listing: Listing, audit: Omit<AuditEntry, 'id'>, options?: PutListingOptions): Promise<boolean>;
   /** Active listings in batches, for loading the hot cache at start-up. */
   activeListings(batch: (listings: readonly Listing[]) => void, batchSize?: number): Promise<void>;
   listListings(filter: ListingFilter): Promise<Page<Listing>>;

@@ -64,6 +64,7 @@ import type {
   LoginFailures,
   OperatorAccount,
   Page,
+  PutListingOptions,
   RequestState,
   SessionRecord,
   Store,
@@ -228,9 +229,9 @@ export class RedisStore implements Store {
     });
   }
 
-  async putListing(listing: Listing, audit: AuditInput): Promise<void> {
+  async putListing(listing: Listing, audit: AuditInput, options?: PutListingOptions): Promise<boolean> {
     const k = this.keys;
-    await this.run('putListing', (r) =>
+    const written = await this.run('putListing', (r) =>
       PUT_LISTING.run(
         r,
         [...k.auditKeys, k.listing(listing.ip), k.listingsAll, ...k.listingStateKeys, k.listingsDue],
@@ -241,9 +242,12 @@ export class RedisStore implements Store {
           orderMember(listing.listedAt, listing.ip),
           String(listing.recheckDueAt),
           listing.ip,
+          options?.unlessActive === true ? '1' : '0',
         ],
       ),
     );
+    // The script answers the audit id when it wrote, 0 when `unlessActive` found an active listing.
+    return written !== 0;
   }
 
   async activeListings(batch: (listings: readonly Listing[]) => void, batchSize: number = ACTIVE_BATCH_DEFAULT): Promise<void> {

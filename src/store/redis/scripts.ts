@@ -104,7 +104,8 @@ local function fail(msg) return redis.error_reply('BSERR ' .. msg) end
 
 /**
  * PUT_LISTING. KEYS[4] listing hash, [5] all-listings set, [6..8] active/cleared/expired sets,
- * [9] due set. ARGV[6] json, [7] state, [8] member, [9] recheckDueAt, [10] ip.
+ * [9] due set. ARGV[6] json, [7] state, [8] member, [9] recheckDueAt, [10] ip, [11] '1': only
+ * when the stored listing is not active (else returns 0: nothing written, no audit, no event).
  */
 export const PUT_LISTING = new LuaScript(
   'put-listing',
@@ -118,6 +119,7 @@ if badMember(ARGV[8]) then return fail('listing order member is malformed') end
 local due = tonumber(ARGV[9])
 if due == nil then return fail('recheckDueAt is not a number') end
 if ARGV[10] == nil or ARGV[10] == '' then return fail('listing ip is empty') end
+if ARGV[11] == '1' and redis.call('HGET', KEYS[4], 'state') == 'active' then return 0 end
 reindex(KEYS[4], KEYS[5], states, ARGV[7], ARGV[8], ARGV[6])
 if ARGV[7] == 'active' then
   redis.call('ZADD', KEYS[9], ARGV[9], ARGV[10])

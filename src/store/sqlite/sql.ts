@@ -29,6 +29,16 @@ const LISTING_COLUMNS =
 const REQUEST_COLUMNS =
   'ref, range, domain, contact, rejection_ref, why, state, created_at, decided_at, decided_by, decision_reason, allow_id, from_ip';
 
+/** excludedSet - `b = excluded.b, …` for an upsert of every column but the key. */
+function excludedSet(columns: string): string {
+  return columns
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c !== 'ip')
+    .map((c) => `${c} = excluded.${c}`)
+    .join(', ');
+}
+
 /** named - `@a, @b, …` for a column list. */
 function named(columns: string): string {
   return columns
@@ -46,6 +56,10 @@ export const SQL = Object.freeze({
 
   listingGet: 'SELECT * FROM listings WHERE ip = ?',
   listingPut: `INSERT OR REPLACE INTO listings (${LISTING_COLUMNS}) VALUES (${named(LISTING_COLUMNS)})`,
+  /** The same row, unless the IP's stored listing is active: then no row changes (putListing `unlessActive`). */
+  listingPutUnlessActive:
+    `INSERT INTO listings (${LISTING_COLUMNS}) VALUES (${named(LISTING_COLUMNS)}) ` +
+    `ON CONFLICT (ip) DO UPDATE SET ${excludedSet(LISTING_COLUMNS)} WHERE listings.state <> 'active'`,
   listingsActiveAfter: "SELECT * FROM listings WHERE state = 'active' AND ip > ? ORDER BY ip LIMIT ?",
   listingsDue: "SELECT * FROM listings WHERE state = 'active' AND recheck_due_at <= ? ORDER BY recheck_due_at, ip LIMIT ?",
 

@@ -72,6 +72,7 @@ import type {
   LoginFailures,
   OperatorAccount,
   Page,
+  PutListingOptions,
   RequestState,
   SessionRecord,
   Store,
@@ -242,8 +243,11 @@ export class SqliteStore implements Store {
     });
   }
 
-  async putListing(listing: Listing, audit: AuditInput): Promise<void> {
-    await this.write('writing a listing', audit, { type: 'listing', ip: listing.ip }, [step(SQL.listingPut, rows.listingParams(listing))]);
+  async putListing(listing: Listing, audit: AuditInput, options?: PutListingOptions): Promise<boolean> {
+    // unlessActive: the conditional upsert is the guard (no row changed: nothing of the write is kept).
+    const unlessActive = options?.unlessActive === true;
+    const sql = unlessActive ? SQL.listingPutUnlessActive : SQL.listingPut;
+    return this.write('writing a listing', audit, { type: 'listing', ip: listing.ip }, [step(sql, rows.listingParams(listing))], unlessActive);
   }
 
   async activeListings(batch: (listings: readonly Listing[]) => void, batchSize?: number): Promise<void> {

@@ -32,6 +32,7 @@ import { EVIDENCE_TTL_MS, RedisStore } from '../../../src/store/redis/redis-stor
 import type { Listing, StoreEvent, WhitelistRequest } from '../../../src/store/types.js';
 import { accountsContract } from '../../unit/store/contract-accounts.js';
 import { storeContract, type StoreFactory } from '../../unit/store/contract.js';
+import { unlessActiveContract } from '../../unit/store/contract-unless-active.js';
 import { UniqueKeys, makeAllow, makeAudit, makeEvidence, makeListing, makeRequest, waitFor } from '../../unit/store/contract-fixtures.js';
 
 const REDIS_URL = process.env.BLOCKSMITH_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -131,6 +132,7 @@ const makeRedis: StoreFactory = async () => {
   };
 };
 storeContract('redis', makeRedis);
+unlessActiveContract('redis', makeRedis);
 accountsContract('redis', makeRedis);
 
 // ---- a throwaway redis-server ---------------------------------------------------------------
