@@ -43,22 +43,6 @@ import type { ClientContext, Decision, DecisionReason, DecisionSource, DecisionV
 
 const SOURCE_LISTING = 'source.listing';
 
-/** counterName(a, b, c) without building its `a\0b` key on every call (a warm decision counts two such names). */
-const names3 = new Map<string, Map<string, Map<string, string>>>();
-function counterName3(a: string, b: string, c: string): string {
-  let byB = names3.get(a);
-  if (byB === undefined) names3.set(a, (byB = new Map<string, Map<string, string>>()));
-  let byC = byB.get(b);
-  if (byC === undefined) byB.set(b, (byC = new Map<string, string>()));
-  let name = byC.get(c);
-  if (name === undefined) {
-    name = counterName(a, b, c);
-    // Bounded as counterName's own memo is: past its bound it builds names without keeping them.
-    if (byC.size < 64) byC.set(c, name);
-  }
-  return name;
-}
-
 /** localPart - the local part of an RFC 5321 path (`<Postmaster@x>`, `"abuse"@x`, `postmaster`), lower-cased. */
 export function localPart(recipient: string): string {
   let path = recipient.trim();
@@ -98,7 +82,7 @@ export function decide(core: Core, ctx: ClientContext): Promise<Decision> {
   // The cached verdict (the checker's own first step), without a promise in between.
   const cached = listed === undefined ? core.checker.cached(ip) : undefined;
   if (cached !== undefined) {
-    core.stats.count(counterName3('verdict', cached.verdict, cached.reason));
+    core.stats.count(counterName('verdict', cached.verdict, cached.reason));
     return Promise.resolve(fromCheck(core, ctx, address, cached));
   }
   return decideLive(core, ctx, address, listed);
@@ -170,7 +154,7 @@ function fromListing(core: Core, ctx: ClientContext, address: NormalisedAddress,
   if (episode !== undefined) {
     // A repeat of the same refusal (episodes.ts): same reference and evidence, nothing to write but the count.
     const action = kind === 'temp' ? 'defer' : 'reject';
-    core.stats.count(counterName3('decision', ctx.front, action));
+    core.stats.count(counterName('decision', ctx.front, action));
     core.stats.count(SOURCE_LISTING);
     core.log({ event: action === 'defer' ? 'DEFER' : 'REJECT', ip, ref: episode.ref, front: ctx.front, detail: episode.detail });
     core.hot.touch(ip, now);
@@ -271,7 +255,7 @@ function refuse(
     evidenceLimits(core.config),
   );
   core.writer.putEvidence(evidence);
-  core.stats.count(counterName3('decision', ctx.front, action));
+  core.stats.count(counterName('decision', ctx.front, action));
   core.stats.count(counterName('source', source));
   core.log({ event: action === 'defer' ? 'DEFER' : 'REJECT', ip, ref, front: ctx.front, detail: `${verdict} ${reason}` });
   return {
@@ -317,7 +301,7 @@ function accepted(
 }
 
 function countAccepted(core: Core, ctx: ClientContext, source: DecisionSource): void {
-  core.stats.count(counterName3('decision', ctx.front, 'accept'));
+  core.stats.count(counterName('decision', ctx.front, 'accept'));
   core.stats.count(counterName('source', source));
 }
 

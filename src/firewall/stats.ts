@@ -112,26 +112,30 @@ export class Stats {
 
 /** Counter names memoised by counterName; the parts come from closed sets, the bound is a guard. */
 const NAMES_MAX = 4_096;
-const names = new Map<string, Map<string, string>>();
+/** `<a>.<b>` by a, then b; `<a>.<b>.<c>` by a, then b, then c: no key string is built to look one up. */
+const names2 = new Map<string, Map<string, string>>();
+const names3 = new Map<string, Map<string, Map<string, string>>>();
 let namesCount = 0;
+
+/** inner - the map under `key` in `outer`, made when missing. */
+function inner<V>(outer: Map<string, Map<string, V>>, key: string): Map<string, V> {
+  let map = outer.get(key);
+  if (map === undefined) outer.set(key, (map = new Map<string, V>()));
+  return map;
+}
 
 /**
  * counterName - `<a>.<b>` (or `<a>.<b>.<c>`), the same string every time: a decision counts two
  * or three of them, and building each with a template string was a tenth of a warm decision.
  */
 export function counterName(a: string, b: string, c?: string): string {
-  const head = c === undefined ? a : `${a}\u0000${b}`;
-  const tail = c === undefined ? b : c;
-  let byTail = names.get(head);
-  const known = byTail?.get(tail);
+  const byLast = c === undefined ? names2.get(a) : names3.get(a)?.get(b);
+  const last = c === undefined ? b : c;
+  const known = byLast?.get(last);
   if (known !== undefined) return known;
   const name = c === undefined ? `${a}.${b}` : `${a}.${b}.${c}`;
   if (namesCount >= NAMES_MAX) return name;
-  if (byTail === undefined) {
-    byTail = new Map();
-    names.set(head, byTail);
-  }
-  byTail.set(tail, name);
+  (c === undefined ? inner(names2, a) : inner(inner(names3, a), b)).set(last, name);
   namesCount++;
   return name;
 }

@@ -24,7 +24,7 @@ import dnsPacket from 'dns-packet';
 import type { Answer, Packet } from 'dns-packet';
 import { HEADER_BYTES } from './parser.js';
 import type { Reply } from './responder.js';
-import { encodeWire, planWire, writeWire } from './wire.js';
+import { encodeWire, planWire, writeWire, type WirePlan } from './wire.js';
 
 /** The classic UDP limit without EDNS (RFC 1035 §2.3.4). */
 export const UDP_PLAIN_BYTES = 512;
@@ -88,11 +88,21 @@ export function renderSlip(reply: Reply): Buffer {
   return encode(reply, true);
 }
 
-/** copyInto - bytes rendered elsewhere (dns-packet's fallback) into out at `at`; -1 if over `room`. */
-function copyInto(bytes: Buffer, out: Buffer, at: number, room: number): number {
-  if (bytes.length > room) return -1;
-  bytes.copy(out, at);
-  return bytes.length;
+/**
+ * writeInto - a planned reply written into `out` at `at`, or, for what wire.ts does not write,
+ * dns-packet's bytes (renderReply, or renderSlip when `maxBytes` is undefined) copied there; the
+ * length, or -1 when over `room` (nothing usable written).
+ */
+function writeInto(reply: Reply, planned: WirePlan | undefined, maxBytes: number | undefined, out: Buffer, at: number, room: number): number {
+  if (planned === undefined) {
+    const bytes = maxBytes === undefined ? renderSlip(reply) : renderReply(reply, maxBytes);
+    if (bytes.length > room) return -1;
+    bytes.copy(out, at);
+    return bytes.length;
+  }
+  if (planned.size > room) return -1;
+  writeWire(reply, planned, out, at);
+  return planned.size;
 }
 
 /**
@@ -103,17 +113,10 @@ function copyInto(bytes: Buffer, out: Buffer, at: number, room: number): number 
 export function renderReplyInto(reply: Reply, maxBytes: number, out: Buffer, at: number, room: number): number {
   let planned = planWire(reply, false);
   if (planned !== undefined && planned.size > maxBytes) planned = planWire(reply, true);
-  if (planned === undefined) return copyInto(renderReply(reply, maxBytes), out, at, room);
-  if (planned.size > room) return -1;
-  writeWire(reply, planned, out, at);
-  return planned.size;
+  return writeInto(reply, planned, maxBytes, out, at, room);
 }
 
 /** renderSlipInto - renderSlip's bytes into `out` at `at`; the length, or -1 when over `room`. */
 export function renderSlipInto(reply: Reply, out: Buffer, at: number, room: number): number {
-  const planned = planWire(reply, true);
-  if (planned === undefined) return copyInto(renderSlip(reply), out, at, room);
-  if (planned.size > room) return -1;
-  writeWire(reply, planned, out, at);
-  return planned.size;
+  return writeInto(reply, planWire(reply, true), undefined, out, at, room);
 }

@@ -3,8 +3,8 @@
  *   test/unit/store/contract-unless-active - Store.putListing with `{ unlessActive: true }`, on any store
  *
  * SYNOPSIS
- *   unlessActiveContract('sqlite', makeSqlite)     (contract-unless-active.test.ts: SQLite)
- *   unlessActiveContract('redis', makeRedis)       (to run beside contract.ts in test/e2e/store/redis.test.ts)
+ *   unlessActiveContract('sqlite', makeSqlite)     (sqlite.test.ts)
+ *   unlessActiveContract('redis', makeRedis)       (test/e2e/store/redis.test.ts)
  *
  * DESCRIPTION
  *   The conditional listing write the firewall's manual listing uses (one store call instead of a

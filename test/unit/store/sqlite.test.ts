@@ -24,6 +24,7 @@ import { MAX_PAGE_LIMIT, SCHEMA_VERSION, SqliteStore, WITHIN_SCAN_CHUNK } from '
 import { listingParams } from '../../../src/store/sqlite/rows.js';
 import type { StoreEvent } from '../../../src/store/types.js';
 import { accountsContract } from './contract-accounts.js';
+import { unlessActiveContract } from './contract-unless-active.js';
 import { storeContract, type StoreFactory } from './contract.js';
 import { UniqueKeys, makeAllow, makeAudit, makeListing, sleep, waitFor } from './contract-fixtures.js';
 
@@ -100,6 +101,7 @@ const makeSqlite: StoreFactory = async () => {
 };
 storeContract('sqlite', makeSqlite);
 accountsContract('sqlite', makeSqlite);
+unlessActiveContract('sqlite', makeSqlite);
 
 describe('SqliteStore (SQLite specifics)', () => {
   const keys = new UniqueKeys();
