@@ -86,7 +86,7 @@ import { ChangeFeed, eventKey } from './events.js';
 import { migrate } from './migrations.js';
 import * as rows from './rows.js';
 import { SQL, auditQuery, listingsQuery, requestsQuery } from './sql.js';
-import { WriteChannel } from './write-channel.js';
+import { WriteChannel, type WriteCounts } from './write-channel.js';
 import type { WriteOp, WriteResult, WriteStep } from './write-worker.js';
 
 /** How long a statement waits for another process's write lock before SQLITE_BUSY. */
@@ -109,6 +109,8 @@ export interface SqliteStoreOptions {
   readonly pollIntervalMs?: number;
   /** Failures off the call path: a throwing listener, a failed poll. Ignored by default. */
   readonly onBackgroundError?: (err: unknown) => void;
+  /** The writer thread's commit window (write-channel.ts COMMIT_WINDOW_MS, 4 ms, by default). */
+  readonly commitWindowMs?: number;
 }
 
 type AuditInput = Omit<AuditEntry, 'id'>;
@@ -142,6 +144,7 @@ export class SqliteStore implements Store {
   private readonly now: () => number;
   private readonly pollIntervalMs: number;
   private readonly onBackgroundError: (err: unknown) => void;
+  private readonly commitWindowMs: number | undefined;
   private db: Database.Database | undefined;
   private closed = false;
   private feed: ChangeFeed | undefined;
@@ -169,6 +172,16 @@ export class SqliteStore implements Store {
     this.now = options.now ?? Date.now;
     this.pollIntervalMs = poll;
     this.onBackgroundError = options.onBackgroundError ?? ((): void => undefined);
+    const window = options.commitWindowMs;
+    if (window !== undefined && !(Number.isFinite(window) && window >= 0)) {
+      throw new BlockSmithError('BS_ERR_CONFIG_INVALID', `SQLite store: commitWindowMs must be 0 or more, got ${String(window)}`);
+    }
+    this.commitWindowMs = window;
+  }
+
+  /** How the writer thread's commits grouped the writes (write-channel.ts); undefined before open(). */
+  get writeCounts(): Readonly<WriteCounts> | undefined {
+    return this.writer?.counts;
   }
 
   // ---- lifecycle --------------------------------------------------------------------------
@@ -192,7 +205,10 @@ export class SqliteStore implements Store {
       const lastId = guarded(this.file, 'reading the event position', () =>
         this.stmt(SQL.eventsMaxId).pluck().get(),
       );
-      const writer = new WriteChannel({ file: this.file, busyTimeoutMs: BUSY_TIMEOUT_MS });
+      const writer = new WriteChannel(
+        { file: this.file, busyTimeoutMs: BUSY_TIMEOUT_MS },
+        this.commitWindowMs === undefined ? {} : { commitWindowMs: this.commitWindowMs },
+      );
       this.writer = writer;
       await writer.start();
       this.feed = new ChangeFeed(

@@ -8,7 +8,9 @@
  *   alone and reported alone, the others land with their audit and exactly one event each;
  *   every acknowledged write is readable at once; acknowledged writes survive a SIGKILL when
  *   many were in flight; close() waits for the writes already asked for; calls after close()
- *   reject.
+ *   reject. The commit window: writes that arrive one by one while commits are frequent share
+ *   commits; a writer awaiting each write in turn is held once, then not for HOLD_BACKOFF
+ *   writes; close() sends a held batch at once; a bad window is refused.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -19,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 
 import { SqliteStore } from '../../../src/store/sqlite/index.js';
+import { HOLD_BACKOFF } from '../../../src/store/sqlite/write-channel.js';
 import type { StoreEvent } from '../../../src/store/types.js';
 import { UniqueKeys, makeAllow, makeAudit, makeListing, sleep } from './contract-fixtures.js';
 
@@ -90,6 +93,88 @@ describe('SqliteStore writer thread', () => {
       for (const ip of ips) assert.equal((await again.getListing(ip))?.ip, ip);
     } finally {
       await again.close();
+    }
+  });
+
+  test('writes arriving one by one share commits (the commit window); each lands', async () => {
+    // A window far longer than a commit, so that the grouping does not hang on this machine's speed.
+    const store = new SqliteStore({ path: freshPath(), commitWindowMs: 200 });
+    await store.open();
+    try {
+      const net = keys.v4Net();
+      const ips = Array.from({ length: 40 }, (_, i) => net.ip(i + 1));
+      const before = { ...(store.writeCounts ?? assert.fail('open: counts')) };
+      const writes: Promise<boolean>[] = [];
+      await new Promise<void>((resolve) => {
+        const timer = setInterval(() => {
+          const ip = ips[writes.length] as string;
+          writes.push(store.putListing(makeListing(ip, keys), makeAudit(ip)));
+          if (writes.length === ips.length) {
+            clearInterval(timer);
+            resolve();
+          }
+        }, 5);
+      });
+      assert.deepEqual(await Promise.all(writes), ips.map(() => true));
+      const after = store.writeCounts ?? assert.fail('counts');
+      const batches = after.batches - before.batches;
+      assert.equal(after.writes - before.writes, ips.length);
+      assert.ok(after.held > before.held, 'some batches waited for their window');
+      // One write every 5 ms, a commit at most every 200 ms: a few commits; one each was the old way.
+      assert.ok(batches <= ips.length / 4, `${ips.length} writes took ${batches} commits`);
+      for (const ip of ips) assert.equal((await store.getListing(ip))?.ip, ip);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('a writer awaiting each write in turn is held once, then not again for HOLD_BACKOFF writes', async () => {
+    const store = new SqliteStore({ path: freshPath(), commitWindowMs: 50 });
+    await store.open();
+    try {
+      const net = keys.v4Net();
+      const writes = HOLD_BACKOFF + 20;
+      const started = performance.now();
+      for (let i = 1; i <= writes; i++) {
+        const ip = net.ip(i);
+        assert.equal(await store.putListing(makeListing(ip, keys), makeAudit(ip)), true);
+        assert.equal((await store.getListing(ip))?.ip, ip);
+      }
+      const counts = store.writeCounts ?? assert.fail('counts');
+      // The 2nd write is held (nothing joins it), the next HOLD_BACKOFF are not, then one more is
+      // (fewer when a commit outlasts the window).
+      assert.ok(counts.held <= Math.ceil(writes / (HOLD_BACKOFF + 1)), `held ${counts.held} times in ${writes} writes`);
+      assert.equal(counts.batches, counts.writes);
+      assert.ok(performance.now() - started < writes * 50, 'not a window per write');
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('close() sends a batch waiting for its window at once; an invalid window is refused', async () => {
+    const path = freshPath();
+    const store = new SqliteStore({ path, commitWindowMs: 60_000 });
+    await store.open();
+    const net = keys.v4Net();
+    await store.putListing(makeListing(net.ip(1), keys), makeAudit(net.ip(1)));
+    // Within the window after the first batch: held.
+    await sleep(5);
+    const held = store.putListing(makeListing(net.ip(2), keys), makeAudit(net.ip(2)));
+    await sleep(20);
+    assert.equal(store.writeCounts?.held, 1, 'the second write waits for the window');
+    const started = Date.now();
+    await store.close();
+    assert.equal(await held, true);
+    assert.ok(Date.now() - started < 10_000, 'close() did not wait for the 60 s window');
+    const again = new SqliteStore({ path });
+    await again.open();
+    try {
+      assert.equal((await again.getListing(net.ip(2)))?.ip, net.ip(2));
+    } finally {
+      await again.close();
+    }
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      assert.throws(() => new SqliteStore({ path, commitWindowMs: bad }), { code: 'BS_ERR_CONFIG_INVALID' });
     }
   });
 
