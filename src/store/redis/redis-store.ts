@@ -71,6 +71,7 @@ import type {
   StoreEvent,
   WhitelistRequest,
 } from '../types.js';
+import { AUDIT_MAX_ENTRIES, EVIDENCE_RETENTION_MS, STATS_RETENTION_MS } from '../retention.js';
 import { RedisAccounts } from './accounts.js';
 import {
   decodeAllow,
@@ -88,12 +89,11 @@ import { RedisKeys, memberId, orderMember, timePad } from './keys.js';
 import { clampLimit, scanBatches, scanPage } from './pages.js';
 import { APPROVE_REQUEST, LEASE, PUT_ALLOW, PUT_CONTACT, PUT_LISTING, PUT_REQUEST, REMOVE_ALLOW } from './scripts.js';
 
-/** Evidence is kept this long after it was written (ms): 90 days. */
-export const EVIDENCE_TTL_MS = 90 * 24 * 3_600_000;
+/** Evidence is kept this long after it was written (ms): 90 days (store/retention.ts, as on SQLite). */
+export const EVIDENCE_TTL_MS = EVIDENCE_RETENTION_MS;
 /** An hour's counters are kept this long after their last increment (ms): 400 days. */
-export const STATS_TTL_MS = 400 * 24 * 3_600_000;
-/** The audit log keeps at most this many entries; the oldest (by `at`) go first. */
-export const AUDIT_MAX_ENTRIES = 250_000;
+export const STATS_TTL_MS = STATS_RETENTION_MS;
+export { AUDIT_MAX_ENTRIES };
 /** activeListings batch size when the caller gives none. */
 export const ACTIVE_BATCH_DEFAULT = 1_000;
 export const DEFAULT_PREFIX = 'blocksmith:';

@@ -167,6 +167,13 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
       CREATE INDEX login_failures_reset ON login_failures (reset_at);
     `,
   },
+  {
+    version: 3,
+    description: 'evidence by time, for retention (store/retention.ts)',
+    sql: `
+      CREATE INDEX evidence_at ON evidence (at);
+    `,
+  },
 ]);
 
 export const SCHEMA_VERSION: number = MIGRATIONS.length;

@@ -51,6 +51,11 @@ export const SQL = Object.freeze({
   eventsMaxId: 'SELECT COALESCE(MAX(id), 0) FROM events',
   eventsSince: 'SELECT id, type, key FROM events WHERE id > ? ORDER BY id LIMIT ?',
   eventsPrune: 'DELETE FROM events WHERE at < ?',
+  /** Retention (store/retention.ts), a chunk of rows at a time: (before, chunk). */
+  evidenceRetain: 'DELETE FROM evidence WHERE rowid IN (SELECT rowid FROM evidence WHERE at < ? LIMIT ?)',
+  statsRetain: 'DELETE FROM stats WHERE rowid IN (SELECT rowid FROM stats WHERE hour < ? LIMIT ?)',
+  /** (chunk, keep): up to `chunk` of the entries past the newest `keep`. */
+  auditRetain: 'DELETE FROM audit WHERE rowid IN (SELECT rowid FROM audit ORDER BY at DESC, id DESC LIMIT ? OFFSET ?)',
   eventInsert: 'INSERT INTO events (type, key, at) VALUES (?, ?, ?)',
   auditInsert: 'INSERT INTO audit (id, at, actor, action, target, detail) VALUES (@id, @at, @actor, @action, @target, @detail)',
 

@@ -3,9 +3,11 @@
  *   store/sqlite/sqlite-store - the single-node Store: one SQLite file (better-sqlite3)
  *
  * SYNOPSIS
- *   const store = new SqliteStore({ path: 'data/blocksmith.db', now?, pollIntervalMs?, onBackgroundError? })
+ *   const store = new SqliteStore({ path: 'data/blocksmith.db', now?, pollIntervalMs?, onBackgroundError?,
+ *                                   commitWindowMs?, auditMaxEntries? })
  *   await store.open()            creates the directory and file, migrates, starts the event poller
  *   … every method of Store (store/types.ts) …
+ *   await store.applyRetention()  delete what is past store/retention.ts (also done hourly by itself)
  *   await store.close()           stops the poller, closes the file; idempotent
  *
  * DESCRIPTION
@@ -37,10 +39,19 @@
  *   stats(from, to): from <= hour < to. A page limit below 1 counts as 1, above
  *   MAX_PAGE_LIMIT as MAX_PAGE_LIMIT; addStats ignores increments that are 0 or not integers.
  *
+ *   Retention, as Redis does with key TTLs and its capped audit set (store/retention.ts):
+ *   evidence older than 90 days, hourly counters older than 400 days and the audit entries past
+ *   the newest auditMaxEntries are deleted once an hour (with the first events pruning after
+ *   open, then every RETENTION_EVERY_MS), RETENTION_CHUNK_ROWS rows a table per transaction on
+ *   the writer thread, so that writes queued meanwhile wait for one chunk only; at most
+ *   RETENTION_MAX_CHUNKS chunks a run (a backlog drains over the following hours). Every
+ *   process on the file does it; the deletes are idempotent.
+ *
  * LIMITS
  *   BUSY_TIMEOUT_MS (5 s), DEFAULT_POLL_INTERVAL_MS (250), MIN_POLL_INTERVAL_MS (10),
  *   DEFAULT_PAGE_LIMIT (100), MAX_PAGE_LIMIT (1,000), DEFAULT_ACTIVE_BATCH (500),
- *   WITHIN_SCAN_CHUNK (1,000 rows per query when filtering by range).
+ *   WITHIN_SCAN_CHUNK (1,000 rows per query when filtering by range), RETENTION_EVERY_MS (1 hour),
+ *   RETENTION_CHUNK_ROWS (2,000), RETENTION_MAX_CHUNKS (500).
  *
  * DIAGNOSTICS
  *   Every driver or file-system failure, and any call before open() or after close(), rejects
@@ -79,6 +90,7 @@ import type {
   StoreEvent,
   WhitelistRequest,
 } from '../types.js';
+import { AUDIT_MAX_ENTRIES, EVIDENCE_RETENTION_MS, STATS_RETENTION_MS } from '../retention.js';
 import { SqliteAccounts } from './accounts.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { guarded, storeUnavailable } from './driver-errors.js';
@@ -87,7 +99,7 @@ import { migrate } from './migrations.js';
 import * as rows from './rows.js';
 import { SQL, auditQuery, listingsQuery, requestsQuery } from './sql.js';
 import { WriteChannel, type WriteCounts } from './write-channel.js';
-import type { WriteOp, WriteResult, WriteStep } from './write-worker.js';
+import type { RetainChunk, RetainCounts, WriteOp, WriteResult, WriteStep } from './write-worker.js';
 
 /** How long a statement waits for another process's write lock before SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 5000;
@@ -98,6 +110,9 @@ export const MAX_PAGE_LIMIT = 1000;
 export const DEFAULT_ACTIVE_BATCH = 500;
 /** Rows read per query while filtering listings by `within`. */
 export const WITHIN_SCAN_CHUNK = 1000;
+export const RETENTION_EVERY_MS = 3_600_000;
+export const RETENTION_CHUNK_ROWS = 2_000;
+export const RETENTION_MAX_CHUNKS = 500;
 const AUDIT_ID_BYTES = 16;
 
 export interface SqliteStoreOptions {
@@ -111,6 +126,8 @@ export interface SqliteStoreOptions {
   readonly onBackgroundError?: (err: unknown) => void;
   /** The writer thread's commit window (write-channel.ts COMMIT_WINDOW_MS, 4 ms, by default). */
   readonly commitWindowMs?: number;
+  /** Audit entries kept (store/retention.ts AUDIT_MAX_ENTRIES by default), as on Redis. */
+  readonly auditMaxEntries?: number;
 }
 
 type AuditInput = Omit<AuditEntry, 'id'>;
@@ -145,6 +162,9 @@ export class SqliteStore implements Store {
   private readonly pollIntervalMs: number;
   private readonly onBackgroundError: (err: unknown) => void;
   private readonly commitWindowMs: number | undefined;
+  private readonly auditMaxEntries: number;
+  /** this.now() of the last retention run (none yet: the first events pruning runs one). */
+  private lastRetentionAt = Number.NEGATIVE_INFINITY;
   private db: Database.Database | undefined;
   private closed = false;
   private feed: ChangeFeed | undefined;
@@ -177,6 +197,39 @@ export class SqliteStore implements Store {
       throw new BlockSmithError('BS_ERR_CONFIG_INVALID', `SQLite store: commitWindowMs must be 0 or more, got ${String(window)}`);
     }
     this.commitWindowMs = window;
+    const keep = options.auditMaxEntries ?? AUDIT_MAX_ENTRIES;
+    if (!Number.isSafeInteger(keep) || keep < 1) {
+      throw new BlockSmithError('BS_ERR_CONFIG_INVALID', `SQLite store: auditMaxEntries must be a whole number of 1 or more, got ${String(keep)}`);
+    }
+    this.auditMaxEntries = keep;
+  }
+
+  /**
+   * applyRetention - delete the evidence, hourly counters and audit entries past their retention
+   * (store/retention.ts), RETENTION_CHUNK_ROWS rows a table per transaction, at most
+   * RETENTION_MAX_CHUNKS transactions; how many rows of each went.
+   */
+  async applyRetention(): Promise<RetainCounts> {
+    await Promise.resolve();
+    this.database(); // not open, or closed: BS_ERR_STORE_UNAVAILABLE
+    const writer = this.writer;
+    if (writer === undefined) throw this.unavailable('applying retention', 'the store is not open');
+    const now = this.now();
+    const chunk: RetainChunk = {
+      evidenceBefore: now - EVIDENCE_RETENTION_MS,
+      statsBefore: now - STATS_RETENTION_MS,
+      auditKeep: this.auditMaxEntries,
+      chunk: RETENTION_CHUNK_ROWS,
+    };
+    const total = { evidence: 0, stats: 0, audit: 0 };
+    for (let i = 0; i < RETENTION_MAX_CHUNKS; i++) {
+      const done = await writer.retain(chunk);
+      total.evidence += done.evidence;
+      total.stats += done.stats;
+      total.audit += done.audit;
+      if (Math.max(done.evidence, done.stats, done.audit) < RETENTION_CHUNK_ROWS) break;
+    }
+    return total;
   }
 
   /** How the writer thread's commits grouped the writes (write-channel.ts); undefined before open(). */
@@ -215,7 +268,12 @@ export class SqliteStore implements Store {
         {
           // Through the writer thread, in order with the writes (write-worker.ts).
           since: (afterId, limit) => writer.eventsSince(afterId, limit),
-          prune: (olderThan) => writer.prune(olderThan),
+          prune: async (olderThan) => {
+            await writer.prune(olderThan);
+            if (this.now() - this.lastRetentionAt < RETENTION_EVERY_MS) return;
+            this.lastRetentionAt = this.now();
+            await this.applyRetention();
+          },
         },
         { pollIntervalMs: this.pollIntervalMs, now: this.now, onError: this.onBackgroundError },
       );

@@ -8,6 +8,7 @@
  *   await channel.write(doing, op)         WriteResult of that write, once its batch is committed
  *   channel.counts                         { batches, writes, held }: how the writes were grouped
  *   await channel.eventsSince(afterId, limit); await channel.prune(olderThan)
+ *   await channel.retain(chunk)            RetainCounts: one chunk of retention, one transaction
  *   await channel.close()                  every queued write done first, then the thread ends
  *
  * DESCRIPTION
@@ -51,7 +52,7 @@ import { Worker } from 'node:worker_threads';
 import { BlockSmithError } from '../../errors.js';
 import { storeUnavailable } from './driver-errors.js';
 import type { EventRow } from './events.js';
-import type { WireError, WriteOp, WriteResult, WorkerSetup } from './write-worker.js';
+import type { RetainChunk, RetainCounts, WireError, WriteOp, WriteResult, WorkerSetup } from './write-worker.js';
 
 export const BATCH_MAX_OPS = 1_000;
 /** The least time between two batches sent while writes keep coming (see DESCRIPTION). */
@@ -153,6 +154,10 @@ export class WriteChannel {
     return this.request('pruning events', { type: 'prune', olderThan }).then(() => undefined);
   }
 
+  retain(chunk: RetainChunk): Promise<RetainCounts> {
+    return this.request('deleting what is past its retention', { type: 'retain', retain: chunk }) as Promise<RetainCounts>;
+  }
+
   /** close - after every queued write has settled; idempotent. */
   async close(): Promise<void> {
     if (!this.closed) {
@@ -200,7 +205,7 @@ export class WriteChannel {
         return;
       }
       let ready = false;
-      worker.on('message', (msg: { type: string; id?: number; error?: WireError; results?: WriteResult[]; rows?: EventRow[] }) => {
+      worker.on('message', (msg: { type: string; id?: number; error?: WireError; results?: WriteResult[]; rows?: EventRow[]; result?: RetainCounts }) => {
         if (msg.type === 'ready') {
           ready = true;
           this.worker = worker;
@@ -247,7 +252,7 @@ export class WriteChannel {
     this.settleIdle();
   }
 
-  private onMessage(msg: { type: string; id?: number; error?: WireError; results?: WriteResult[]; rows?: EventRow[] }): void {
+  private onMessage(msg: { type: string; id?: number; error?: WireError; results?: WriteResult[]; rows?: EventRow[]; result?: RetainCounts }): void {
     const id = msg.id ?? 0;
     if (msg.type === 'done' || msg.type === 'batch-error') {
       const batch = this.inFlight.get(id);
@@ -270,7 +275,7 @@ export class WriteChannel {
     if (request === undefined) return;
     this.requests.delete(id);
     if (msg.type.endsWith('-error')) request.reject(storeUnavailable(this.setup.file, request.doing, driverError(msg.error ?? { code: 'UNKNOWN', message: 'failed' })));
-    else request.resolve(msg.rows);
+    else request.resolve(msg.rows ?? msg.result);
     this.settleIdle();
   }
 

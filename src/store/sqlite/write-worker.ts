@@ -7,6 +7,8 @@
  *   → { type: 'ready' } | { type: 'open-error', error }
  *   ← { type: 'batch', id, ops: WriteOp[] }  → { type: 'done', id, results } | { type: 'batch-error', id, error }
  *   ← { type: 'events', id, afterId, limit } → { type: 'events', id, rows } | { type: 'events-error', id, error }
+ *   ← { type: 'retain', id, evidenceBefore, statsBefore, auditKeep, chunk }
+ *                                            → { type: 'retained', id, result: RetainCounts } | { type: 'retain-error', id, error }
  *   ← { type: 'close' }                      → closes the database, the thread ends
  *
  * DESCRIPTION
@@ -59,6 +61,21 @@ export interface WireError {
 export type WriteResult =
   | { readonly ok: true; readonly changed: boolean; readonly changes: number; readonly eventId?: number }
   | { readonly ok: false; readonly error: WireError };
+
+/** One chunk of retention (store/retention.ts): what is past it, at most `chunk` rows a table. */
+export interface RetainChunk {
+  readonly evidenceBefore: number;
+  readonly statsBefore: number;
+  readonly auditKeep: number;
+  readonly chunk: number;
+}
+
+/** Rows deleted by one RetainChunk, by table. */
+export interface RetainCounts {
+  readonly evidence: number;
+  readonly stats: number;
+  readonly audit: number;
+}
 
 export interface WorkerSetup {
   readonly file: string;
@@ -130,7 +147,7 @@ function main(): void {
     }
   };
 
-  port.on('message', (msg: { type: string; id?: number; ops?: WriteOp[]; afterId?: number; limit?: number; olderThan?: number }) => {
+  port.on('message', (msg: { type: string; id?: number; ops?: WriteOp[]; afterId?: number; limit?: number; olderThan?: number; retain?: RetainChunk }) => {
     if (msg.type === 'close') {
       try {
         db.close();
@@ -154,6 +171,21 @@ function main(): void {
         port.postMessage({ type: 'pruned', id: msg.id });
       } catch (err) {
         port.postMessage({ type: 'prune-error', id: msg.id, error: wire(err) });
+      }
+      return;
+    }
+    if (msg.type === 'retain' && msg.retain !== undefined) {
+      // One transaction a chunk: the writes queued behind it wait for one chunk, not for the lot.
+      const r = msg.retain;
+      try {
+        const result: RetainCounts = db.transaction(() => ({
+          evidence: stmt(SQL.evidenceRetain).run(r.evidenceBefore, r.chunk).changes,
+          stats: stmt(SQL.statsRetain).run(r.statsBefore, r.chunk).changes,
+          audit: stmt(SQL.auditRetain).run(r.chunk, r.auditKeep).changes,
+        })).immediate();
+        port.postMessage({ type: 'retained', id: msg.id, result });
+      } catch (err) {
+        port.postMessage({ type: 'retain-error', id: msg.id, error: wire(err) });
       }
       return;
     }

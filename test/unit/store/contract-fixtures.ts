@@ -19,6 +19,10 @@
  *   future so that only the dueForRecheck test's own listings are ever due.
  */
 import { randomBytes, randomInt } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
 
 import { normaliseAddress } from '../../../src/check/address.js';
 import type {
@@ -43,6 +47,17 @@ const SEED_RANGE = 0xffff;
 const V4_OCTET = 256;
 
 /** UniqueKeys - per-run unique networks, ids and hours. */
+/** freshDbPaths - a new database path per call, under one temporary directory removed after the file's tests. */
+export function freshDbPaths(name: string): () => string {
+  const root = mkdtempSync(join(tmpdir(), `blocksmith-${name}-`));
+  after(() => rmSync(root, { recursive: true, force: true }));
+  let count = 0;
+  return () => {
+    count += 1;
+    return join(root, `t${count}`, 'blocksmith.db');
+  };
+}
+
 export class UniqueKeys {
   private readonly seed = randomInt(1, SEED_RANGE);
   private counter = 0;

@@ -14,24 +14,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
 import { SqliteStore } from '../../../src/store/sqlite/index.js';
 import { HOLD_BACKOFF } from '../../../src/store/sqlite/write-channel.js';
 import type { StoreEvent } from '../../../src/store/types.js';
-import { UniqueKeys, makeAllow, makeAudit, makeListing, sleep } from './contract-fixtures.js';
+import { UniqueKeys, freshDbPaths, makeAllow, makeAudit, makeListing, sleep } from './contract-fixtures.js';
 
-const root = mkdtempSync(join(tmpdir(), 'blocksmith-sqlite-thread-test-'));
-after(() => rmSync(root, { recursive: true, force: true }));
-let fileCounter = 0;
-function freshPath(): string {
-  fileCounter += 1;
-  return join(root, `t${fileCounter}`, 'blocksmith.db');
-}
+const freshPath = freshDbPaths('sqlite-thread-test');
 const keys = new UniqueKeys();
 const unavailable = { name: 'BlockSmithError', code: 'BS_ERR_STORE_UNAVAILABLE' };
 
