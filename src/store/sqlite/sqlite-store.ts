@@ -41,8 +41,8 @@
  *
  *   Retention, as Redis does with key TTLs and its capped audit set (store/retention.ts):
  *   evidence older than 90 days, hourly counters older than 400 days and the audit entries past
- *   the newest auditMaxEntries are deleted once an hour (with the first events pruning after
- *   open, then every RETENTION_EVERY_MS), RETENTION_CHUNK_ROWS rows a table per transaction on
+ *   the newest auditMaxEntries are deleted once an hour (with the first events pruning
+ *   RETENTION_EVERY_MS after open, and so on), RETENTION_CHUNK_ROWS rows a table per transaction on
  *   the writer thread, so that writes queued meanwhile wait for one chunk only; at most
  *   RETENTION_MAX_CHUNKS chunks a run (a backlog drains over the following hours). Every
  *   process on the file does it; the deletes are idempotent.
@@ -163,8 +163,8 @@ export class SqliteStore implements Store {
   private readonly onBackgroundError: (err: unknown) => void;
   private readonly commitWindowMs: number | undefined;
   private readonly auditMaxEntries: number;
-  /** this.now() of the last retention run (none yet: the first events pruning runs one). */
-  private lastRetentionAt = Number.NEGATIVE_INFINITY;
+  /** this.now() of the last retention run, or of open(): the first run is an hour after it. */
+  private lastRetentionAt = 0;
   private db: Database.Database | undefined;
   private closed = false;
   private feed: ChangeFeed | undefined;
@@ -277,6 +277,7 @@ export class SqliteStore implements Store {
         },
         { pollIntervalMs: this.pollIntervalMs, now: this.now, onError: this.onBackgroundError },
       );
+      this.lastRetentionAt = this.now();
       this.feed.start(Number(lastId));
     } catch (err) {
       this.db = undefined;

@@ -6,7 +6,7 @@
  *   store/retention.ts: evidence older than 90 days, hourly counters older than 400 days and the
  *   audit entries past the newest auditMaxEntries are deleted; listings and everything newer are
  *   kept; a backlog larger than one chunk goes over several transactions; the store does it by
- *   itself with its events pruning; a file of schema version 2 gets the index retention reads;
+ *   itself with its events pruning, first an hour after open; a file of schema version 2 gets the index retention reads;
  *   a bad auditMaxEntries is refused.
  */
 import assert from 'node:assert/strict';
@@ -15,7 +15,7 @@ import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 
 import { EVENT_PRUNE_EVERY_MS } from '../../../src/store/sqlite/events.js';
-import { RETENTION_CHUNK_ROWS, SCHEMA_VERSION, SqliteStore } from '../../../src/store/sqlite/index.js';
+import { RETENTION_CHUNK_ROWS, RETENTION_EVERY_MS, SCHEMA_VERSION, SqliteStore } from '../../../src/store/sqlite/index.js';
 import { EVIDENCE_RETENTION_MS, STATS_RETENTION_MS } from '../../../src/store/retention.js';
 import { UniqueKeys, freshDbPaths, makeAudit, makeEvidence, makeListing, sleep } from './contract-fixtures.js';
 
@@ -76,7 +76,7 @@ describe('SqliteStore retention (store/retention.ts)', () => {
     }
   });
 
-  test('the store applies retention by itself, with its first events pruning', async () => {
+  test('the store applies retention by itself, with its events pruning an hour after open', async () => {
     let now = NOW;
     const store = new SqliteStore({ path: freshPath(), now: () => now, pollIntervalMs: 10 });
     await store.open();
@@ -84,7 +84,10 @@ describe('SqliteStore retention (store/retention.ts)', () => {
       const stale = makeEvidence(keys.v4Net().ip(1), keys.id('S'), false, NOW - EVIDENCE_RETENTION_MS - DAY_MS);
       await store.putEvidence(stale);
       assert.deepEqual(await store.getEvidence(stale.ref), stale);
-      now = NOW + EVENT_PRUNE_EVERY_MS + 1; // the next poll prunes, and runs retention the first time
+      now = NOW + EVENT_PRUNE_EVERY_MS + 1; // the next poll prunes events, but retention waits an hour
+      await sleep(300);
+      assert.deepEqual(await store.getEvidence(stale.ref), stale, 'not in the first hour after open');
+      now = NOW + RETENTION_EVERY_MS + 1;
       for (let i = 0; i < 200 && (await store.getEvidence(stale.ref)) !== undefined; i++) await sleep(10);
       assert.equal(await store.getEvidence(stale.ref), undefined, 'deleted within 2 s of the pruning being due');
     } finally {
