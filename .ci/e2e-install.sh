@@ -189,7 +189,7 @@ fi
 echo "e2e-install: $(nsd -v 2>&1 | head -n 1)"
 echo "e2e-install: $(dig -v 2>&1 | head -n 1)"
 echo "e2e-install: $(redis-server --version 2>&1 | head -n 1)"
-echo "e2e-install: postfix $(postconf -h mail_version 2>/dev/null || echo '?')"
+echo "e2e-install: postfix $(postconf -dh mail_version 2>/dev/null || echo '?')"
 echo "e2e-install: $("$EXIM_ROOT/usr/sbin/exim4" -bV 2>/dev/null | head -n 1 || echo 'exim ?')"
 echo "e2e-install: exim4-daemon-heavy $({ "$EXIM_HEAVY_ROOT/usr/sbin/exim4" -bV 2>/dev/null || true; } | grep -q PROXY && echo 'with PROXY support' || echo '? (no PROXY support)')"
 echo "e2e-install: $(chromium --version 2>/dev/null | head -n 1 || echo 'chromium ?')" # portal suite

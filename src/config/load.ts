@@ -138,12 +138,20 @@ function isPlainObject(value: unknown): value is ConfigInput {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Merge `over` into a copy of `base`; arrays and scalars replace, objects merge. */
+/**
+ * Merge `over` into a copy of `base`; arrays and scalars replace, objects merge. A key such as
+ * `__proto__` (JSON.parse and YAML make it an own key) is copied as a plain own property, never
+ * assigned (which would set the copy's prototype) nor dropped: the schema then refuses it as an
+ * unknown key, naming it, wherever it came from.
+ */
 export function mergeDeep(base: ConfigInput, over: ConfigInput): ConfigInput {
   const out: ConfigInput = { ...base };
   for (const [key, value] of Object.entries(over)) {
-    if (key === '__proto__' || key === 'constructor' || key === 'prototype') continue;
     if (value === undefined) continue;
+    if (key === '__proto__' || key === 'constructor' || key === 'prototype') {
+      Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+      continue;
+    }
     const current = out[key];
     out[key] = isPlainObject(current) && isPlainObject(value) ? mergeDeep(current, value) : value;
   }

@@ -92,6 +92,16 @@ describe('loadConfig', () => {
     throwsCode(() => loadConfig({ file: file('big.json', ' '.repeat(MAX_CONFIG_FILE_BYTES + 1)) }), 'BS_ERR_CONFIG_UNREADABLE', /larger than/);
   });
 
+  test('__proto__ from the environment over an object the file sets is an error naming it, not dropped', () => {
+    const path = file('modes.yaml', 'firewall:\n  modeByVerdict:\n    fail: soft\n');
+    const env = overridesFromEnv({ BLOCKSMITH_FIREWALL_MODE_BY_VERDICT: '{"__proto__": {"fail": "hard"}}' });
+    throwsCode(() => loadConfig({ file: path, env }), 'BS_ERR_CONFIG_INVALID', /__proto__/);
+    const merged = mergeDeep({ a: { b: 1 } }, JSON.parse('{"a": {"__proto__": {"polluted": true}}}') as Record<string, unknown>);
+    assert.deepEqual(Object.keys(merged.a as object), ['b', '__proto__'], 'kept as an own key');
+    assert.equal(Object.getPrototypeOf(merged.a), Object.prototype, 'the prototype is untouched');
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+
   test('__proto__ in a file is an unknown key, and pollutes nothing', () => {
     const path = file('proto.json', '{"__proto__": {"polluted": true}, "check": {"deadlineMs": 5000}}');
     throwsCode(() => loadConfig({ file: path }), 'BS_ERR_CONFIG_INVALID', /__proto__/);
