@@ -60,11 +60,14 @@ export interface BenchStore {
 }
 
 /** openBenchStore - a fresh, empty, open store of that kind. */
+/** BENCH_COMMIT_WINDOW_MS: the SQLite store's commit window (write-channel.ts), to compare settings. */
+const COMMIT_WINDOW_MS = process.env.BENCH_COMMIT_WINDOW_MS === undefined ? undefined : Number(process.env.BENCH_COMMIT_WINDOW_MS);
+
 export async function openBenchStore(kind: StoreKind): Promise<BenchStore> {
   if (kind === 'sqlite') {
     const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'blocksmith-bench-fw-'));
     const path = join(dir, 'bench.db');
-    const store = new SqliteStore({ path });
+    const store = new SqliteStore(COMMIT_WINDOW_MS === undefined ? { path } : { path, commitWindowMs: COMMIT_WINDOW_MS });
     await store.open();
     return {
       kind,

@@ -22,7 +22,9 @@
  *   Each round first runs the pacing alone (no write) for as long, so that "main - pacing" is
  *   what the writes cost the event loop. Pacing: one 1 ms timer starting the writes that are
  *   due; `--loops`: WRITERS loops each polling a 1 ms timer, as run.ts section 2 does.
- *   `--threads`: CPU per write of each thread (by thread id). Median of the rounds. Linux only.
+ *   `--threads`: CPU per write of each thread (by thread id). Median of the rounds. SQLite: also
+ *   the writes per commit (store.writeCounts); BENCH_COMMIT_WINDOW_MS=n sets the store's commit
+ *   window (write-channel.ts; 0: a commit as soon as the thread is free). Linux only.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -31,6 +33,7 @@ import { FcrdnsChecker } from '../../src/check/checker.js';
 import { configSchema } from '../../src/config/schema.js';
 import { StubResolver } from '../../src/dns/stub-resolver.js';
 import { Firewall } from '../../src/firewall/index.js';
+import { SqliteStore } from '../../src/store/sqlite/index.js';
 import { benchIp, median, openBenchStore, round, STORE_KINDS, yieldToLoop, type StoreKind } from './support.js';
 
 const ONLY = process.argv.find((a) => a.startsWith('--store='))?.slice('--store='.length);
@@ -44,6 +47,7 @@ const NS_PER_US = 1_000;
 /** Where no DNS server listens: no DNS is asked for here. */
 const NO_DNS = '127.0.0.1:9';
 const LOOPS = process.argv.includes('--loops');
+const COMMIT_WINDOW_LABEL = process.env.BENCH_COMMIT_WINDOW_MS === undefined ? 'default' : `${process.env.BENCH_COMMIT_WINDOW_MS} ms`;
 const VERBOSE = process.argv.includes('--threads');
 
 /** cpuNs - nanoseconds on the CPU of the main thread and of all the others, from schedstat. */
@@ -131,15 +135,20 @@ async function measure(kind: StoreKind): Promise<void> {
     const main: number[] = [];
     const other: number[] = [];
     const idle: number[] = [];
+    const perCommit: number[] = [];
+    const counts = (): { batches: number; writes: number } | undefined => (bench.store instanceof SqliteStore ? bench.store.writeCounts : undefined);
     for (let r = 0; r < ROUNDS; r++) {
       const i0 = cpuNs();
       await pacedWriters(WRITES, undefined, LOOPS);
       const i1 = cpuNs();
       idle.push((i1.main - i0.main) / WRITES / NS_PER_US);
+      const c0 = { ...counts() };
       const w0 = cpuNs();
       const done = await pacedWriters(WRITES, () => firewall.list(benchIp(seq++), 'bench/firewall', 'bench'), LOOPS);
       await firewall.flush();
       const w1 = cpuNs();
+      const c1 = counts();
+      if (c1 !== undefined) perCommit.push((c1.writes - (c0.writes ?? 0)) / Math.max(1, c1.batches - (c0.batches ?? 0)));
       main.push((w1.main - w0.main) / done / NS_PER_US);
       other.push((w1.other - w0.other) / done / NS_PER_US);
       if (VERBOSE) {
@@ -152,7 +161,8 @@ async function measure(kind: StoreKind): Promise<void> {
     console.log(
       `[${kind}] ${LOOPS ? 'loops' : 'one timer'}: ${WRITES} writes at ${WRITES_PER_S}/s, median of ${ROUNDS}: main thread ${round(m, 1)} µs/write ` +
         `(pacing alone ${round(i, 1)}, so the writes ${round(m - i, 1)}), other threads ${round(median(other), 1)} µs/write; ` +
-        `rounds main ${main.map((x) => round(x, 1)).join(', ')}`,
+        `rounds main ${main.map((x) => round(x, 1)).join(', ')}` +
+        (perCommit.length > 0 ? `; writes per commit ${round(median(perCommit), 2)} (window ${COMMIT_WINDOW_LABEL})` : ''),
     );
   } finally {
     await firewall.stop();

@@ -35,7 +35,7 @@
  *   close() is called, is never held. A write that finds the channel idle for longer than the
  *   window goes at once, as before; under load the wait is at most the window, below the
  *   commits' own tail. `counts` tells how the writes were grouped (tests and the bench read it).
-
+ *
  *   Messages to and from the thread keep their order, so an events read sent after a batch is
  *   answered after it.
  *
