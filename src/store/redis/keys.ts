@@ -18,7 +18,7 @@
  *     <p>listings                 zset  (lex) members of every listing, `<listedAt>|<ip>`
  *     <p>listings:<state>         zset  (lex) the same members, per state (active/cleared/expired)
  *     <p>listings:due             zset  score recheckDueAt, member ip; active listings only
- *     <p>evidence:<ref>           string json, expires after EVIDENCE_TTL_MS
+ *     <p>evidence:<ref>           string json, expires after EVIDENCE_RETENTION_MS (../retention.ts)
  *     <p>allow                    hash  id → json (the allowlist is small; read whole)
  *     <p>request:<ref>            hash  json, state, member
  *     <p>requests                 zset  (lex) `<createdAt>|<ref>`; <p>requests:<state> per state
@@ -27,7 +27,7 @@
  *     <p>audit:seq                string counter giving audit ids (12 digits)
  *     <p>audit:data               hash  id → json (without the id)
  *     <p>audit                    zset  (lex) `<at>|<id>`, capped at AUDIT_MAX_ENTRIES
- *     <p>stats:<hour>             hash  counter → count, expires after STATS_TTL_MS
+ *     <p>stats:<hour>             hash  counter → count, expires after STATS_RETENTION_MS
  *     <p>stats:hours              zset  score hour, member hour: which hours have counters
  *     <p>lease:<name>             string `<expiresAt>\n<holder>`, PX ttl
  *     <p>events                   pub/sub channel: StoreEvent JSON plus the writer's node id

@@ -32,7 +32,8 @@
  *   Times: `now` (default Date.now) is the clock of lease expiry; record times are the caller's.
  *
  * LIMITS
- *   EVIDENCE_TTL_MS 90 days, STATS_TTL_MS 400 days, AUDIT_MAX_ENTRIES 250,000 (oldest dropped),
+ *   store/retention.ts: evidence 90 days (key TTL), an hour's counters 400 days after their last
+ *   increment (key TTL), AUDIT_MAX_ENTRIES 250,000 (oldest dropped);
  *   ACTIVE_BATCH_DEFAULT 1,000; page limits in pages.ts; timeouts in connection.ts.
  *
  * DIAGNOSTICS
@@ -89,11 +90,6 @@ import { RedisKeys, memberId, orderMember, timePad } from './keys.js';
 import { clampLimit, scanBatches, scanPage } from './pages.js';
 import { APPROVE_REQUEST, LEASE, PUT_ALLOW, PUT_CONTACT, PUT_LISTING, PUT_REQUEST, REMOVE_ALLOW } from './scripts.js';
 
-/** Evidence is kept this long after it was written (ms): 90 days (store/retention.ts, as on SQLite). */
-export const EVIDENCE_TTL_MS = EVIDENCE_RETENTION_MS;
-/** An hour's counters are kept this long after their last increment (ms): 400 days. */
-export const STATS_TTL_MS = STATS_RETENTION_MS;
-export { AUDIT_MAX_ENTRIES };
 /** activeListings batch size when the caller gives none. */
 export const ACTIVE_BATCH_DEFAULT = 1_000;
 export const DEFAULT_PREFIX = 'blocksmith:';
@@ -302,7 +298,7 @@ export class RedisStore implements Store {
   // ---- evidence ----------------------------------------------------------------------------
 
   async putEvidence(evidence: Evidence): Promise<void> {
-    await this.run('putEvidence', (r) => r.set(this.keys.evidence(evidence.ref), encodeRecord(evidence), 'PX', EVIDENCE_TTL_MS));
+    await this.run('putEvidence', (r) => r.set(this.keys.evidence(evidence.ref), encodeRecord(evidence), 'PX', EVIDENCE_RETENTION_MS));
   }
 
   async getEvidence(ref: string): Promise<Evidence | undefined> {
@@ -454,7 +450,7 @@ export class RedisStore implements Store {
       const key = this.keys.stats(hour);
       const multi = r.multi();
       for (const [name, n] of entries) multi.hincrby(key, name, n);
-      multi.pexpire(key, STATS_TTL_MS);
+      multi.pexpire(key, STATS_RETENTION_MS);
       multi.zadd(this.keys.statsHours, hour, String(hour));
       const results = await multi.exec();
       const failed = results?.find(([err]) => err !== null);

@@ -211,9 +211,7 @@ export class SqliteStore implements Store {
    */
   async applyRetention(): Promise<RetainCounts> {
     await Promise.resolve();
-    this.database(); // not open, or closed: BS_ERR_STORE_UNAVAILABLE
-    const writer = this.writer;
-    if (writer === undefined) throw this.unavailable('applying retention', 'the store is not open');
+    const writer = this.writerThread('applying retention');
     const now = this.now();
     const chunk: RetainChunk = {
       evidenceBefore: now - EVIDENCE_RETENTION_MS,
@@ -590,11 +588,17 @@ export class SqliteStore implements Store {
   }
 
   /** send - one write to the writer thread; settles once its batch is committed. */
-  private async send(doing: string, op: WriteOp): Promise<Extract<WriteResult, { ok: true }>> {
-    await Promise.resolve();
+  /** writerThread - the writer thread's channel; BS_ERR_STORE_UNAVAILABLE when not open, or closed. */
+  private writerThread(doing: string): WriteChannel {
     this.database(); // not open, or closed: BS_ERR_STORE_UNAVAILABLE
     const writer = this.writer;
     if (writer === undefined) throw this.unavailable(doing, 'the store is not open');
+    return writer;
+  }
+
+  private async send(doing: string, op: WriteOp): Promise<Extract<WriteResult, { ok: true }>> {
+    await Promise.resolve();
+    const writer = this.writerThread(doing);
     const result = await writer.write(doing, op);
     if (!result.ok) throw this.unavailable(doing, result.error.message);
     return result;

@@ -28,7 +28,8 @@ import { after, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 
 import { isBlockSmithError } from '../../../src/errors.js';
-import { EVIDENCE_TTL_MS, RedisStore } from '../../../src/store/redis/redis-store.js';
+import { RedisStore } from '../../../src/store/redis/redis-store.js';
+import { EVIDENCE_RETENTION_MS } from '../../../src/store/retention.js';
 import type { Listing, StoreEvent, WhitelistRequest } from '../../../src/store/types.js';
 import { accountsContract } from '../../unit/store/contract-accounts.js';
 import { storeContract, type StoreFactory } from '../../unit/store/contract.js';
@@ -376,7 +377,7 @@ describe('redis store: limits and details', () => {
     }
   });
 
-  test('evidence expires after EVIDENCE_TTL_MS', async () => {
+  test('evidence expires after EVIDENCE_RETENTION_MS', async () => {
     const keys = new UniqueKeys();
     const prefix = freshPrefix();
     const store = await openStore(prefix);
@@ -386,7 +387,7 @@ describe('redis store: limits and details', () => {
       const evidence = makeEvidence(keys.v4Net().ip(1), keys.id('E'), false);
       await store.putEvidence(evidence);
       const ttl = await raw.pttl(`${prefix}evidence:${evidence.ref}`);
-      assert.ok(ttl > EVIDENCE_TTL_MS - 60_000 && ttl <= EVIDENCE_TTL_MS, `pttl ${ttl}`);
+      assert.ok(ttl > EVIDENCE_RETENTION_MS - 60_000 && ttl <= EVIDENCE_RETENTION_MS, `pttl ${ttl}`);
     } finally {
       raw.disconnect();
       await store.close();
